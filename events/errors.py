@@ -1,0 +1,29 @@
+"""What can go wrong when writing to or reading from the store, named for what it means to the caller."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    pass
+
+
+class ConcurrencyConflict(StoreError):
+    """The resident's stream moved on since it was read (JetStream err_code 10071): decide again."""
+
+    def __init__(self, resident_id: str, expected_seq: int, detail: str) -> None:
+        super().__init__(f"resident {resident_id}: expected last sequence {expected_seq}, {detail}")
+        self.resident_id = resident_id
+        self.expected_seq = expected_seq
+
+
+class StoreUnavailable(StoreError):
+    """NATS did not answer in time, or no JetStream server is there. The write may or may not have landed:
+    retrying with the same event ids is safe (Nats-Msg-Id dedupe, expected-sequence check)."""
+
+
+class AppendRejected(StoreError):
+    """The server refused the write for a reason other than a conflict or a duplicate."""
+
+    def __init__(self, err_code: int, description: str) -> None:
+        super().__init__(f"append rejected ({err_code}): {description}")
+        self.err_code = err_code

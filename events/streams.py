@@ -1,0 +1,76 @@
+"""Creating (or upgrading) the streams and buckets of DESIGN §3. Safe to run on every start."""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, KeyValueConfig, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from events.subjects import (
+    AUDIT_STREAM,
+    AUDIT_SUBJECTS,
+    CARE_STREAM,
+    CARE_SUBJECTS,
+    IDEMPOTENCY_BUCKET,
+    NHS_NUMBERS_BUCKET,
+    TEAM_SUBJECTS,
+    TEAMS_STREAM,
+)
+
+# How long a Nats-Msg-Id is remembered. Retries of one command come within seconds; longer retries are
+# caught by the expected-sequence check and by the idempotency bucket.
+DUPLICATE_WINDOW_S = 120.0
+# How long a finished request is remembered for Idempotency-Key replays.
+IDEMPOTENCY_TTL_S = 24 * 3600.0
+
+
+def stream_configs(replicas: int) -> list[StreamConfig]:
+    care = StreamConfig(
+        name=CARE_STREAM,
+        description="frontdoor: every contact, referral and handoff, one literal subject per resident",
+        subjects=[CARE_SUBJECTS],
+        storage=StorageType.FILE,
+        # Events are never deleted: no age or size limit, and a full disk refuses new writes.
+        discard=DiscardPolicy.NEW,
+        num_replicas=replicas,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        allow_direct=True,
+        allow_atomic=True,
+    )
+    teams = StreamConfig(
+        name=TEAMS_STREAM,
+        description="frontdoor: each team's consent-aware feed",
+        subjects=[TEAM_SUBJECTS],
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        allow_direct=True,
+    )
+    audit = StreamConfig(
+        name=AUDIT_STREAM,
+        description="frontdoor: who viewed or exported which record, and why",
+        subjects=[AUDIT_SUBJECTS],
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.NEW,
+        num_replicas=replicas,
+        allow_direct=True,
+    )
+    return [care, teams, audit]
+
+
+async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> None:
+    for config in stream_configs(replicas):
+        assert config.name is not None
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+    for bucket, ttl in ((NHS_NUMBERS_BUCKET, None), (IDEMPOTENCY_BUCKET, IDEMPOTENCY_TTL_S)):
+        try:
+            await js.key_value(bucket)
+        except NotFoundError:
+            await js.create_key_value(
+                KeyValueConfig(bucket=bucket, history=1, ttl=ttl, storage=StorageType.FILE, replicas=replicas)
+            )

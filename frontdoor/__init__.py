@@ -1,0 +1,1 @@
+"""frontdoor: the single front door for joined-up health and social care."""

@@ -1,0 +1,47 @@
+"""All configuration, from FRONTDOOR_* environment variables (DESIGN §8). Nothing else reads the environment."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDOOR_", extra="ignore")
+
+    nats_url: str | None = Field(
+        default=None, description="NATS to use (comma-separated for a cluster); unset = embedded nats-server"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the read models; default sqlite under the data dir"
+    )
+    data_dir: Path = Field(default=Path("./var"), description="Where the embedded NATS and SQLite keep data")
+    jwt_secret: str | None = Field(default=None, description="HS256 secret; generated into the data dir if unset")
+    teams_file: Path | None = Field(default=None, description="Team directory JSON; a Southampton-like default")
+    stream_replicas: int = Field(default=1, ge=1, le=5, description="Replicas of the streams (3 in a cluster)")
+    read_wait_s: float = Field(default=5.0, gt=0, le=60, description="Longest wait of a ?min_seq= read")
+    command_retries: int = Field(default=5, ge=1, le=50, description="Decide-append attempts before a 409")
+    state_cache_size: int = Field(default=50_000, ge=0, description="Folded resident states kept in memory")
+    projection_batch: int = Field(default=500, ge=1, le=5000, description="Events a projection applies at once")
+    poison_policy: str = Field(default="stop", pattern="^(stop|park)$", description="stop, or park on dead letter")
+
+    def resolved_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir.resolve()
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir() / 'frontdoor.db'}"
+
+    def resolved_jwt_secret(self) -> str:
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.resolved_data_dir() / "jwt-secret"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
