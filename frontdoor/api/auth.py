@@ -1,0 +1,79 @@
+"""Bearer tokens and roles (DESIGN §6, §8): HS256 JWTs with `sub`, `role`, `team_id`, `exp`.
+Every route states the roles it allows; the principal is then passed to the handler as a typed value."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from fastapi import Request
+
+from events.envelope import Actor
+from frontdoor.api.problems import Problem
+
+ROLES = ("call_handler", "team", "coordinator", "analyst", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    sub: str
+    role: str
+    team_id: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(id=self.sub, role=self.role, team_id=self.team_id)
+
+
+def issue_token(secret: str, *, sub: str, role: str, team_id: str | None = None, ttl_s: int = 12 * 3600) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role == "team" and not team_id:
+        raise ValueError("a team token needs a team id")
+    claims: dict[str, Any] = {"sub": sub, "role": role, "exp": int(time.time()) + ttl_s, "iat": int(time.time())}
+    if team_id:
+        claims["team_id"] = team_id
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub", "role", "exp"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise Problem(401, "Sign in again", "the token has expired", code="token-expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Problem(401, "Not signed in", f"the bearer token is not valid ({exc})", code="unauthenticated") from exc
+    role = claims.get("role")
+    if role not in ROLES:
+        raise Problem(401, "Not signed in", f"unknown role {role!r} in token", code="unauthenticated")
+    team_id = claims.get("team_id")
+    if role == "team" and not team_id:
+        raise Problem(401, "Not signed in", "a team token must name its team_id", code="unauthenticated")
+    return Principal(sub=str(claims["sub"]), role=role, team_id=team_id)
+
+
+def bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip()
+    cookie = request.cookies.get("frontdoor_token")  # the call-handler UI signs in with a cookie
+    if cookie:
+        return cookie
+    raise Problem(401, "Not signed in", "send Authorization: Bearer <token>", code="unauthenticated")
+
+
+def requires(*roles: str) -> Callable[[Request], Principal]:
+    """A FastAPI dependency: the signed-in principal, if their role is one of `roles`, else 401/403."""
+
+    def dependency(request: Request) -> Principal:
+        principal = verify_token(request.app.state.services.jwt_secret, bearer(request))
+        if principal.role not in roles:
+            raise Problem(403, "Not allowed", f"the {principal.role} role cannot do this (allowed: "
+                          f"{', '.join(roles)})", code="forbidden")
+        return principal
+
+    return dependency

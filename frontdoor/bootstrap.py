@@ -1,0 +1,147 @@
+"""The composition root (STYLE §1): settings -> NATS -> store -> database -> projections -> services.
+Nothing else reaches for globals or the environment; everything is handed in from here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.claims import NhsNumberClaims
+from events.store import JetStreamEventStore
+from events.streams import ensure_streams
+from events.subjects import IDEMPOTENCY_BUCKET
+from frontdoor.audit import AuditLog
+from frontdoor.embedded_nats import EmbeddedNats
+from frontdoor.handling import CommandHandler
+from frontdoor.idempotency import IdempotencyKeys
+from frontdoor.resident_states import ResidentStates
+from frontdoor.settings import Settings
+from frontdoor.teams import TeamDirectory, load_teams
+from projections.caseload_projection import CaseloadProjection
+from projections.database import create_engine
+from projections.projection import Projection
+from projections.queries import checkpoint
+from projections.resident_view_projection import ResidentViewProjection
+from projections.runner import ProjectionRunner
+from projections.tables import metadata
+
+log = logging.getLogger("frontdoor")
+POLL_S = 0.05
+
+
+def all_projections() -> list[Projection]:
+    return [ResidentViewProjection(), CaseloadProjection()]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    nc: NATS
+    js: JetStreamContext
+    store: JetStreamEventStore
+    claims: NhsNumberClaims
+    idempotency: IdempotencyKeys
+    states: ResidentStates
+    handler: CommandHandler
+    engine: AsyncEngine
+    teams: TeamDirectory
+    audit: AuditLog
+    jwt_secret: str
+    runners: dict[str, ProjectionRunner] = field(default_factory=dict)
+    embedded: EmbeddedNats | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def wait_for(self, projection: str, seq: int) -> tuple[bool, int]:
+        """Read-your-writes: waits (bounded) until `projection` has applied `seq`; returns (ok, applied)."""
+        runner = self.runners.get(projection)
+        if runner is not None:
+            ok = await runner.wait_for(seq, self.settings.read_wait_s)
+            return ok, runner.status.applied_seq
+        # Another process applies it: poll its checkpoint row.
+        deadline = asyncio.get_running_loop().time() + self.settings.read_wait_s
+        while True:
+            async with self.engine.connect() as conn:
+                applied = await checkpoint(conn, projection)
+            if applied >= seq:
+                return True, applied
+            if asyncio.get_running_loop().time() >= deadline:
+                return False, applied
+            await asyncio.sleep(POLL_S)
+
+
+async def connect_nats(settings: Settings) -> tuple[NATS, EmbeddedNats | None]:
+    embedded = None
+    url = settings.nats_url
+    if not url:
+        embedded = EmbeddedNats(settings.resolved_data_dir() / "nats")
+        await asyncio.to_thread(embedded.start)
+        url = embedded.url
+        log.info("embedded nats-server on %s (data in %s)", url, embedded.store_dir)
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    nc = await nats.connect(servers=servers, max_reconnect_attempts=-1, name="frontdoor")
+    return nc, embedded
+
+
+async def start_services(settings: Settings, *, run_projections: bool) -> Services:
+    teams = load_teams(settings.teams_file)
+    nc, embedded = await connect_nats(settings)
+    js = nc.jetstream()
+    await ensure_streams(js, replicas=settings.stream_replicas)
+    engine = create_engine(settings.resolved_database_url())
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    store = JetStreamEventStore(nc, js)
+    states = ResidentStates(store, capacity=settings.state_cache_size)
+    services = Services(
+        settings=settings,
+        nc=nc,
+        js=js,
+        store=store,
+        claims=await NhsNumberClaims.open(js),
+        idempotency=IdempotencyKeys(await js.key_value(IDEMPOTENCY_BUCKET)),
+        states=states,
+        handler=CommandHandler(store, states, retries=settings.command_retries),
+        engine=engine,
+        teams=teams,
+        audit=AuditLog(js),
+        jwt_secret=settings.resolved_jwt_secret(),
+        embedded=embedded,
+    )
+    if run_projections:
+        start_projections(services)
+    return services
+
+
+def projection_runners(services: Services) -> dict[str, ProjectionRunner]:
+    s = services.settings
+    return {
+        p.name: ProjectionRunner(services.nc, services.js, services.engine, p, batch=s.projection_batch,
+                                 poison=s.poison_policy)
+        for p in all_projections()
+    }
+
+
+def start_projections(services: Services) -> None:
+    services.runners = projection_runners(services)
+    for runner in services.runners.values():
+        services.tasks.append(asyncio.create_task(runner.run(), name=f"projection-{runner.name}"))
+
+
+async def stop_services(services: Services) -> None:
+    for task in services.tasks:
+        task.cancel()
+    for task in services.tasks:
+        with contextlib.suppress(BaseException):
+            await task
+    with contextlib.suppress(Exception):
+        await services.nc.drain()
+    await services.engine.dispose()
+    if services.embedded is not None:
+        await asyncio.to_thread(services.embedded.stop)

@@ -1,0 +1,124 @@
+"""The `frontdoor` command (DESIGN §8): serve, project, token, demo-city. Bad input: one line, non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from frontdoor.api.auth import ROLES, issue_token
+from frontdoor.settings import Settings
+
+app = typer.Typer(help="frontdoor: an event-sourced single front door for joined-up health and social care.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def fail(message: str) -> None:
+    typer.echo(f"frontdoor: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # a bad FRONTDOOR_* value: say which, in one line
+        fail(f"bad configuration: {str(exc).splitlines()[0]}")
+        raise
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on", min=1, max=65535)] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the team directory and a small synthetic city, "
+                                                      "and print sign-in tokens")] = False,
+) -> None:
+    """API + call-handler UI + projections in one process. Starts an embedded nats-server when
+    FRONTDOOR_NATS_URL is unset (data under FRONTDOOR_DATA_DIR, default ./var)."""
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_serve(settings, host, port, demo))
+
+
+async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
+    from frontdoor.bootstrap import start_services, stop_services
+    from frontdoor.web import create_web_app
+
+    services = await start_services(settings, run_projections=True)
+    try:
+        if demo:
+            from frontdoor.demo import load_demo
+
+            await load_demo(services)
+        application = create_web_app(services)
+        server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="info",
+                                               lifespan="off"))
+        typer.echo(f"frontdoor serving on http://{host}:{port}/ (API docs at /docs)", err=True)
+        await server.serve()
+    finally:
+        await stop_services(services)
+
+
+@app.command()
+def project(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop every read model and replay the whole "
+                                                            "stream before going live")] = False,
+) -> None:
+    """Run the projections as a separate worker (several processes may share one NATS and one database)."""
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    code = asyncio.run(_project(settings, rebuild))
+    raise typer.Exit(code)
+
+
+async def _project(settings: Settings, rebuild: bool) -> int:
+    from frontdoor.bootstrap import projection_runners, start_services, stop_services
+
+    services = await start_services(settings, run_projections=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        services.runners = projection_runners(services)
+        if rebuild:
+            for runner in services.runners.values():
+                await runner.reset()
+        tasks = [asyncio.create_task(r.run(), name=r.name) for r in services.runners.values()]
+        services.tasks.extend(tasks)
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                typer.echo(f"frontdoor: {task.exception()}", err=True)
+                return 1
+        return 0
+    finally:
+        await stop_services(services)
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}")],
+    team: Annotated[str | None, typer.Option(help="The team id (required for --role team)")] = None,
+    sub: Annotated[str, typer.Option(help="Who the token is for (the audit trail names them)")] = "local-user",
+    hours: Annotated[int, typer.Option(help="Hours until it expires", min=1, max=24 * 30)] = 12,
+) -> None:
+    """Print a bearer token for local use, signed with FRONTDOOR_JWT_SECRET (or the data dir's secret)."""
+    settings = load_settings()
+    try:
+        typer.echo(issue_token(settings.resolved_jwt_secret(), sub=sub, role=role, team_id=team, ttl_s=hours * 3600))
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def main() -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        app()
+    sys.exit(0)

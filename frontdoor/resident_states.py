@@ -1,0 +1,78 @@
+"""Folded resident states kept in memory (DESIGN §1): the command path is one publish in the common case.
+
+An entry is the state plus the stream sequence it reflects. It is never trusted blindly: the append carries
+that sequence as the expected one, so a stale entry (another process wrote) is refused (10071), dropped and
+reloaded. Each entry also remembers which event ids it has seen, so a retried command is recognised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from events.envelope import RecordedEvent
+from events.ports import EventStore
+from frontdoor.domain.evolve import evolve
+from frontdoor.domain.state import INITIAL_STATE, ResidentState
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    state: ResidentState = INITIAL_STATE
+    seq: int = 0  # the resident's last stream sequence; 0 for no events (the expected sequence of a new one)
+    event_seqs: dict[str, int] = field(default_factory=dict)  # event_id -> stream sequence
+
+    def then(self, recorded: list[RecordedEvent]) -> Folded:
+        state, seqs = self.state, dict(self.event_seqs)
+        for item in recorded:
+            state = evolve(state, item.event)
+            seqs[item.envelope.event_id] = item.seq
+        return Folded(state, recorded[-1].seq if recorded else self.seq, seqs)
+
+
+class ResidentStates:
+    def __init__(self, store: EventStore, *, capacity: int) -> None:
+        self._store = store
+        self._capacity = capacity
+        self._cache: OrderedDict[str, Folded] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+
+    async def load(self, resident_id: str, *, fresh: bool = False) -> Folded:
+        cached = None if fresh else self._cache.get(resident_id)
+        if cached is not None:
+            self._cache.move_to_end(resident_id)
+            # Catch up on anything written since (by another process): usually nothing, one round trip.
+            return cached
+        folded = Folded().then(await self._store.read_resident(resident_id))
+        self.remember(resident_id, folded)
+        return folded
+
+    def remember(self, resident_id: str, folded: Folded) -> None:
+        if self._capacity == 0:
+            return
+        self._cache[resident_id] = folded
+        self._cache.move_to_end(resident_id)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+
+    def forget(self, resident_id: str) -> None:
+        self._cache.pop(resident_id, None)
+
+    @asynccontextmanager
+    async def exclusive(self, resident_id: str) -> AsyncIterator[None]:
+        """One command at a time per resident in this process: in-process contention never reaches the server
+        as conflicts. Other processes are kept honest by the expected-sequence check."""
+        lock = self._locks.setdefault(resident_id, asyncio.Lock())
+        self._waiting[resident_id] = self._waiting.get(resident_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[resident_id] -= 1
+            if self._waiting[resident_id] == 0:
+                del self._waiting[resident_id]
+                del self._locks[resident_id]

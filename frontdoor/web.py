@@ -1,0 +1,15 @@
+"""The whole web application: the API plus the call-handler pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from frontdoor.api.app import create_app
+from frontdoor.bootstrap import Services
+from frontdoor.ui import pages
+
+
+def create_web_app(services: Services) -> FastAPI:
+    app = create_app(services)
+    app.include_router(pages.router)
+    return app

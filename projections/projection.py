@@ -1,0 +1,24 @@
+"""What a projection is: a name, its tables, and how a batch of events becomes rows (data in, rows out).
+The runner (fetch, batch, transaction, checkpoint) is written once and shared by every projection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.envelope import RecordedEvent
+
+
+class Projection(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tables(self) -> Sequence[Table]: ...
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+        """Writes the effect of `batch` (in stream order) inside the caller's transaction."""
+        ...

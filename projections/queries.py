@@ -1,0 +1,123 @@
+"""Reads of the read models, for the API. Plain SELECTs on the tables this package owns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.checkpoints import load_checkpoint
+from projections.resident_view_projection import postcode_key
+from projections.tables import assessments, referrals, resident_views, residents
+
+_NHS = re.compile(r"^\d{10}$")
+_POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?(\d[A-Z]{2})?$")
+_DATE_FORMATS = (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$"))
+
+
+async def view_of(conn: AsyncConnection, resident_id: str) -> dict[str, Any] | None:
+    doc = await conn.scalar(select(resident_views.c.doc).where(resident_views.c.resident_id == resident_id))
+    if doc is None:
+        return None
+    view: dict[str, Any] = orjson.loads(doc)
+    return view if view.get("details") else None
+
+
+async def views_of(conn: AsyncConnection, resident_ids: list[str]) -> list[dict[str, Any]]:
+    if not resident_ids:
+        return []
+    rows = await conn.execute(select(resident_views.c.doc).where(resident_views.c.resident_id.in_(resident_ids)))
+    return [orjson.loads(doc) for (doc,) in rows]
+
+
+async def checkpoint(conn: AsyncConnection, projection: str) -> int:
+    return await load_checkpoint(conn, projection)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTerms:
+    nhs_number: str | None = None
+    date_of_birth: date | None = None
+    postcode: str | None = None
+    names: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.nhs_number or self.date_of_birth or self.postcode or self.names)
+
+
+def parse_query(q: str) -> SearchTerms:
+    """One box for everything a caller might say: '943 476 5919', 'Smith 4/4/1944', 'SO14 7LY', 'ada lov'."""
+    text = q.strip()
+    digits = re.sub(r"[\s-]", "", text)
+    if _NHS.match(digits):
+        return SearchTerms(nhs_number=digits)
+    postcode = text.replace(" ", "").upper()
+    if _POSTCODE.match(postcode):
+        return SearchTerms(postcode=postcode)
+    dob: date | None = None
+    names: list[str] = []
+    for token in text.split():
+        parsed = _parse_date(token)
+        if parsed is not None:
+            dob = parsed
+        elif _POSTCODE.match(token.upper()) and any(ch.isdigit() for ch in token):
+            return SearchTerms(postcode=token.upper(), date_of_birth=dob)
+        else:
+            names.append(token.lower())
+    return SearchTerms(date_of_birth=dob, names=tuple(names))
+
+
+def _parse_date(token: str) -> date | None:
+    for pattern in _DATE_FORMATS:
+        m = pattern.match(token)
+        if m:
+            a, b, c = (int(g) for g in m.groups())
+            try:
+                return date(a, b, c) if pattern is _DATE_FORMATS[0] else date(c, b, a)
+            except ValueError:
+                return None
+    return None
+
+
+async def search(conn: AsyncConnection, terms: SearchTerms, *, limit: int = 50,
+                 only: list[str] | None = None) -> list[dict[str, Any]]:
+    query = select(residents.c.resident_id, residents.c.nhs_number, residents.c.given_name, residents.c.family_name,
+                   residents.c.date_of_birth, residents.c.postcode, residents.c.cluster)
+    where = []
+    if terms.nhs_number:
+        where.append(residents.c.nhs_number == terms.nhs_number)
+    if terms.date_of_birth:
+        where.append(residents.c.date_of_birth == terms.date_of_birth)
+    if terms.postcode:
+        where.append(residents.c.postcode_key.startswith(postcode_key(terms.postcode)))
+    for name in terms.names:
+        # Each word must start the given or the family name: 'ada lov' finds Ada Lovelace.
+        where.append(or_(residents.c.search_name.startswith(name), residents.c.search_name.contains(" " + name)))
+    if only is not None:
+        where.append(residents.c.resident_id.in_(only))
+    rows = await conn.execute(query.where(and_(*where)).order_by(residents.c.family_name, residents.c.given_name)
+                              .limit(limit))
+    return [{**row._mapping, "date_of_birth": row.date_of_birth.isoformat()} for row in rows]
+
+
+async def resident_of_referral(conn: AsyncConnection, referral_id: str) -> str | None:
+    return await conn.scalar(select(referrals.c.resident_id).where(referrals.c.referral_id == referral_id))
+
+
+async def resident_of_assessment(conn: AsyncConnection, assessment_id: str) -> str | None:
+    return await conn.scalar(select(assessments.c.resident_id).where(assessments.c.assessment_id == assessment_id))
+
+
+async def caseload(conn: AsyncConnection, team_id: str) -> dict[str, list[dict[str, Any]]]:
+    """A team's open work: referrals waiting for it or accepted by it, and assessments in progress."""
+    open_refs = await conn.execute(
+        select(referrals).where(referrals.c.to_team == team_id, referrals.c.status.in_(("made", "accepted"))))
+    open_asms = await conn.execute(
+        select(assessments).where(assessments.c.team == team_id, assessments.c.status == "started"))
+    return {"referrals": [dict(r._mapping) for r in open_refs], "assessments": [dict(a._mapping) for a in open_asms]}

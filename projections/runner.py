@@ -1,0 +1,207 @@
+"""The projection runner: feed -> decode -> apply in one transaction with the checkpoint -> wake readers.
+
+Exactly-once effect: events at or below the stored checkpoint are skipped, and rows and checkpoint commit
+together, so a redelivery never applies twice and a crash never loses one.
+
+Poison events never stop the world silently: by default the runner stops with an error naming the sequence;
+with `poison="park"` the event goes to `projection_dead_letters` with the reason (same transaction as the
+checkpoint) and the runner goes on. Both show in `status` (and so in /health).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import orjson
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from sqlalchemy import delete
+from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.codec import decode
+from events.subjects import CARE_STREAM
+from projections.checkpoints import load_checkpoint, save_checkpoint
+from projections.feed import Delivery, FeedGap, PullFeed
+from projections.projection import Projection
+from projections.tables import checkpoints, dead_letters
+
+log = logging.getLogger("frontdoor.projections")
+
+
+class ProjectionStopped(RuntimeError):
+    def __init__(self, projection: str, seq: int, reason: str) -> None:
+        super().__init__(f"projection {projection} stopped at stream sequence {seq}: {reason}")
+        self.seq = seq
+        self.reason = reason
+
+
+@dataclass
+class RunnerStatus:
+    state: str = "starting"  # starting | catching_up | live | failed | stopped
+    applied_seq: int = 0
+    pending: int = 0
+    parked: int = 0
+    error: str | None = None
+    events_applied: int = 0
+    started_at: float = field(default_factory=time.time)
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        nc: NATS,
+        js: JetStreamContext,
+        engine: AsyncEngine,
+        projection: Projection,
+        *,
+        batch: int = 500,
+        poison: str = "stop",
+        stream: str = CARE_STREAM,
+    ) -> None:
+        self.projection = projection
+        self.status = RunnerStatus()
+        self._engine = engine
+        self._poison = poison
+        self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}", batch=batch)
+        self._advanced = asyncio.Condition()
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    async def run(self) -> None:
+        """Applies events until cancelled, or until a poison event stops it (the default policy)."""
+        try:
+            await self._run()
+        except ProjectionStopped as stopped:
+            self.status.state, self.status.error = "failed", str(stopped)
+            log.error("%s", stopped)
+            raise
+        finally:
+            await self._feed.stop()
+            if self.status.state != "failed":
+                self.status.state = "stopped"
+
+    async def _run(self) -> None:
+        async with self._engine.begin() as conn:
+            self.status.applied_seq = await load_checkpoint(conn, self.name)
+        await self._feed.start(self.status.applied_seq)
+        self.status.state = "catching_up"
+        while True:
+            try:
+                deliveries = await self._feed.next_batch(max_wait=1.0)
+            except FeedGap as gap:
+                log.warning("%s; restarting from %d", gap, self.status.applied_seq)
+                await self._feed.start(self.status.applied_seq)
+                continue
+            fresh = [d for d in deliveries if d.seq > self.status.applied_seq]
+            if fresh:
+                await self._apply_with_retry(fresh)
+                self.status.pending = fresh[-1].pending
+            if not deliveries or deliveries[-1].pending == 0:
+                self.status.state = "live"
+                self.status.pending = 0
+
+    async def _apply_with_retry(self, deliveries: list[Delivery]) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._apply(deliveries)
+                return
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                log.warning("projection %s: database unavailable (%s); retrying in %.1fs", self.name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _apply(self, deliveries: list[Delivery]) -> None:
+        try:
+            events = [decode(d.seq, d.data) for d in deliveries]
+            async with self._engine.begin() as conn:
+                await self.projection.apply(conn, events)
+                await save_checkpoint(conn, self.name, deliveries[-1].seq)
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            # Something in this batch cannot be applied: find which event, one at a time.
+            for delivery in deliveries:
+                await self._apply_one(delivery)
+            return
+        await self._advance(deliveries[-1].seq, len(deliveries))
+
+    async def _apply_one(self, delivery: Delivery) -> None:
+        try:
+            event = decode(delivery.seq, delivery.data)
+            async with self._engine.begin() as conn:
+                await self.projection.apply(conn, [event])
+                await save_checkpoint(conn, self.name, delivery.seq)
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            reason = f"{type(exc).__name__}: {exc}"
+            if self._poison != "park":
+                raise ProjectionStopped(self.name, delivery.seq, reason) from exc
+            await self._park(delivery, reason)
+        await self._advance(delivery.seq, 1)
+
+    async def _park(self, delivery: Delivery, reason: str) -> None:
+        log.error("projection %s parked stream sequence %d: %s", self.name, delivery.seq, reason)
+        event_type = _peek_type(delivery.data)
+        async with self._engine.begin() as conn:
+            await conn.execute(dead_letters.insert(), [{"projection": self.name, "seq": delivery.seq,
+                                                        "event_type": event_type, "reason": reason[:2000]}])
+            await save_checkpoint(conn, self.name, delivery.seq)
+        self.status.parked += 1
+
+    async def _advance(self, seq: int, count: int) -> None:
+        self.status.applied_seq = seq
+        self.status.events_applied += count
+        async with self._advanced:
+            self._advanced.notify_all()
+
+    async def wait_for(self, seq: int, within: float) -> bool:
+        """Read-your-writes in one process: True once everything up to `seq` is applied."""
+        if self.status.applied_seq >= seq:
+            return True
+        async with self._advanced:
+            try:
+                await asyncio.wait_for(self._advanced.wait_for(lambda: self.status.applied_seq >= seq), within)
+            except TimeoutError:
+                return False
+        return True
+
+    async def reset(self) -> None:
+        """Drops this projection's rows and checkpoint and its consumer: the next run replays from the start."""
+        async with self._engine.begin() as conn:
+            for table in reversed(list(self.projection.tables)):
+                await conn.execute(delete(table))
+            await conn.execute(delete(checkpoints).where(checkpoints.c.projection == self.name))
+            await conn.execute(delete(dead_letters).where(dead_letters.c.projection == self.name))
+        await self._feed.delete()
+        self.status = RunnerStatus()
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Errors of the database itself (down, locked, disconnected): retry the same batch; they are not the
+    event's fault, so they must never park or stop on an event."""
+    if isinstance(exc, ConnectionError | OSError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        text = str(exc.orig).lower()
+        return exc.connection_invalidated or any(
+            word in text for word in ("locked", "connection", "closed", "timeout", "terminat", "shutdown")
+        )
+    return False
+
+
+def _peek_type(data: bytes) -> str:
+    try:
+        return str(orjson.loads(data).get("type", "?"))[:64]
+    except Exception:
+        return "?"
+

@@ -1,0 +1,136 @@
+"""The JetStream event store against a real nats-server: concurrency, atomic batches, idempotency, reads."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+import pytest
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from events.catalogue import Caller, ContactRecorded, Event, ResidentRegistered
+from events.claims import NhsNumberClaims
+from events.codec import wrap
+from events.envelope import Actor, Envelope
+from events.errors import ConcurrencyConflict
+from events.ids import uuid7
+from events.store import JetStreamEventStore
+
+ACTOR = Actor(id="ch-1", role="call_handler")
+NOW = datetime(2026, 11, 22, 9, 14, 3, tzinfo=UTC)
+
+
+def registered() -> ResidentRegistered:
+    return ResidentRegistered(given_name="Ada", family_name="Lovelace", date_of_birth=date(1940, 1, 2),
+                              postcode="SO14 7LY")
+
+
+def contact(n: int = 0) -> ContactRecorded:
+    return ContactRecorded(contact_id=f"c{n}", channel="phone", caller=Caller(relationship="self"),
+                           needs=["mobility and falls"], summary=f"call {n}", outcome="advice")
+
+
+def envelope(resident_id: str, event: Event, event_id: str | None = None) -> Envelope:
+    return wrap(event, event_id=event_id or uuid7(), resident_id=resident_id, actor=ACTOR, occurred_at=NOW,
+                correlation_id=uuid7())
+
+
+@pytest.fixture
+def store(nc: NATS, js: JetStreamContext) -> JetStreamEventStore:
+    return JetStreamEventStore(nc, js)
+
+
+async def test_append_then_read_back_in_order(store: JetStreamEventStore) -> None:
+    rid = uuid7()
+    first = await store.append(rid, [envelope(rid, registered())], expected_seq=0)
+    second = await store.append(rid, [envelope(rid, contact(1))], expected_seq=first.seq)
+    events = await store.read_resident(rid)
+    assert [e.type for e in events] == ["ResidentRegistered", "ContactRecorded"]
+    assert [e.seq for e in events] == [first.seq, second.seq]
+    assert events[1].event == contact(1)
+
+
+async def test_two_appends_with_the_same_expected_sequence_exactly_one_wins(store: JetStreamEventStore) -> None:
+    rid = uuid7()
+    base = await store.append(rid, [envelope(rid, registered())], expected_seq=0)
+    results = await asyncio.gather(
+        *(store.append(rid, [envelope(rid, contact(i))], expected_seq=base.seq) for i in range(10)),
+        return_exceptions=True,
+    )
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    conflicts = [r for r in results if isinstance(r, ConcurrencyConflict)]
+    assert len(wins) == 1 and len(conflicts) == 9
+    assert len(await store.read_resident(rid)) == 2
+
+
+async def test_a_new_resident_expects_zero(store: JetStreamEventStore) -> None:
+    rid = uuid7()
+    await store.append(rid, [envelope(rid, registered())], expected_seq=0)
+    with pytest.raises(ConcurrencyConflict):
+        await store.append(rid, [envelope(rid, registered())], expected_seq=0)
+
+
+async def test_several_events_are_written_all_or_nothing(store: JetStreamEventStore) -> None:
+    rid = uuid7()
+    result = await store.append(rid, [envelope(rid, registered()), envelope(rid, contact(1))], expected_seq=0)
+    assert [e.seq for e in await store.read_resident(rid)] == [result.seq - 1, result.seq]
+    before = await store.count()
+    with pytest.raises(ConcurrencyConflict):  # stale: the whole batch is refused
+        await store.append(rid, [envelope(rid, contact(2)), envelope(rid, contact(3))], expected_seq=result.seq - 1)
+    assert await store.count() == before
+    assert len(await store.read_resident(rid)) == 2
+
+
+async def test_a_retried_single_append_is_recognised_as_a_duplicate(store: JetStreamEventStore) -> None:
+    rid = uuid7()
+    env = envelope(rid, registered())
+    first = await store.append(rid, [env], expected_seq=0)
+    again = await store.append(rid, [env], expected_seq=first.seq)
+    assert again.duplicate and again.seq == first.seq
+    assert await store.count() == 1
+
+
+async def test_a_retried_batch_is_already_written_not_an_error(store: JetStreamEventStore) -> None:
+    rid = uuid7()
+    batch = [envelope(rid, registered()), envelope(rid, contact(1))]
+    first = await store.append(rid, batch, expected_seq=0)
+    again = await store.append(rid, batch, expected_seq=first.seq)
+    assert again.duplicate
+    assert await store.count() == 2
+
+
+async def test_reading_many_events_spans_several_direct_get_batches(store: JetStreamEventStore) -> None:
+    rid = uuid7()
+    seq = (await store.append(rid, [envelope(rid, registered())], expected_seq=0)).seq
+    for start in range(0, 2400, 400):
+        seq = (await store.append(rid, [envelope(rid, contact(i)) for i in range(start, start + 400)],
+                                  expected_seq=seq)).seq
+    other = uuid7()
+    await store.append(other, [envelope(other, registered())], expected_seq=0)
+    events = await store.read_resident(rid)
+    assert len(events) == 2401
+    assert [e.seq for e in events] == sorted(e.seq for e in events)
+    assert {e.resident_id for e in events} == {rid}
+    assert await store.read_resident(uuid7()) == []
+    assert len(await store.read_resident(rid, after_seq=events[-3].seq)) == 2
+
+
+async def test_read_all_from_a_sequence(store: JetStreamEventStore) -> None:
+    ids = [uuid7() for _ in range(5)]
+    for rid in ids:
+        await store.append(rid, [envelope(rid, registered())], expected_seq=0)
+    seen = [e.seq async for e in store.read_all(from_seq=3)]
+    assert seen == [3, 4, 5]
+
+
+async def test_an_nhs_number_can_be_claimed_once(js: JetStreamContext) -> None:
+    claims = await NhsNumberClaims.open(js)
+    first = await claims.claim("9434765919", "r1")
+    second = await claims.claim("9434765919", "r2")
+    assert first.resident_id == "r1" and second.resident_id == "r1"
+    await claims.release("9434765919", "r1")
+    # A deleted claim can be taken again (nats-server #5162: create on a tombstone).
+    third = await claims.claim("9434765919", "r3")
+    assert third.resident_id == "r3"
+    assert await claims.take_over(first, "r4") is None  # stale revision: someone else moved it
