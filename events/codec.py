@@ -55,6 +55,9 @@ def to_event(envelope: Envelope) -> Event:
     if cls is None:
         raise UnknownEventType(envelope.type)
     data = envelope.data
+    if envelope.version > cls.version:
+        # Written by a newer release than this one: refuse rather than misread it.
+        raise UnknownEventType(f"{envelope.type} v{envelope.version} is newer than this release knows (v{cls.version})")
     if envelope.version != cls.version:
         data = upcast(envelope.type, envelope.version, data, cls.version)
     return cls.model_validate(data)

@@ -31,8 +31,14 @@ from events.subjects import CARE_STREAM, CARE_SUBJECTS, resident_subject
 EXPECTED_SEQ = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = 10071
 BATCH_DUPLICATE_MSG_ID = 10201
-# The server commits at most 1,000 messages a batch (nats-server PR #7090); a command writes a handful.
+BATCH_INCOMPLETE = 10176
+# The server commits at most 1,000 messages a batch and keeps at most 50 batches in flight per stream
+# (nats-server PR #7090). Past 50 it abandons batches, answering "atomic publish batch is incomplete" (10176):
+# seen here with 2,000 concurrent registrations. So one process keeps well under it, and a batch refused whole
+# for that reason is sent again (same ids, same expected sequence: safe, as it was all-or-nothing).
 MAX_BATCH = 1000
+MAX_BATCHES_IN_FLIGHT = 32
+BATCH_ATTEMPTS = 5
 DIRECT_GET_BATCH = 1000
 _LAST_SEQ = re.compile(r"wrong last sequence: (\d+)")
 
@@ -43,6 +49,7 @@ class JetStreamEventStore:
         self._js = js
         self._stream = stream
         self._timeout = timeout
+        self._batch_slots = asyncio.Semaphore(MAX_BATCHES_IN_FLIGHT)
 
     async def append(
         self, resident_id: str, envelopes: Sequence[Envelope], *, expected_seq: int
@@ -56,9 +63,15 @@ class JetStreamEventStore:
             payload, headers = encode(envelopes[0])
             headers[EXPECTED_SEQ] = str(expected_seq)
             reply = await self._request(subject, payload, headers)
-        else:
-            reply = await self._append_batch(subject, envelopes, expected_seq)
-        return self._result(resident_id, expected_seq, reply)
+            return self._result(resident_id, expected_seq, reply)
+        for attempt in range(BATCH_ATTEMPTS):
+            async with self._batch_slots:
+                reply = await self._append_batch(subject, envelopes, expected_seq)
+            error = reply.get("error")
+            if not (isinstance(error, dict) and error.get("err_code") == BATCH_INCOMPLETE):
+                return self._result(resident_id, expected_seq, reply)
+            await asyncio.sleep(0.01 * 2**attempt)
+        raise StoreUnavailable(f"{subject}: the server kept abandoning the batch (too many batches in flight)")
 
     async def _append_batch(
         self, subject: str, envelopes: Sequence[Envelope], expected_seq: int

@@ -8,7 +8,17 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict
 
 from events.catalogue import Caller, Identifier, Name, ShortText, Summary
-from events.vocabulary import AssessmentKind, Channel, ConsentDecision, ContactOutcome, Need, Resolution, Urgency
+from events.vocabulary import (
+    AssessmentKind,
+    Channel,
+    ConsentDecision,
+    ContactOutcome,
+    Need,
+    Resolution,
+    Rule,
+    Severity,
+    Urgency,
+)
 
 
 class Command(BaseModel):
@@ -137,7 +147,7 @@ class FlagDuplication(Command):
     """Issued by the duplicate-work detector, not by people."""
 
     flag_id: str
-    rule: str
-    severity: str
+    rule: Rule
+    severity: Severity
     references: list[str]
     explanation: str

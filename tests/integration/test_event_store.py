@@ -134,3 +134,12 @@ async def test_an_nhs_number_can_be_claimed_once(js: JetStreamContext) -> None:
     third = await claims.claim("9434765919", "r3")
     assert third.resident_id == "r3"
     assert await claims.take_over(first, "r4") is None  # stale revision: someone else moved it
+
+
+async def test_many_concurrent_batches_all_land(store: JetStreamEventStore) -> None:
+    """The server keeps at most 50 atomic batches in flight per stream; the store must not lose any past that."""
+    ids = [uuid7() for _ in range(300)]
+    results = await asyncio.gather(*(store.append(rid, [envelope(rid, registered()), envelope(rid, contact(1))],
+                                                  expected_seq=0) for rid in ids))
+    assert len({r.seq for r in results}) == 300
+    assert await store.count() == 600

@@ -1,0 +1,150 @@
+"""The projection runner against real NATS and SQL: catch-up, live, no double application, poison events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime
+
+import pytest
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from sqlalchemy import Table, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from events.catalogue import Caller, ContactRecorded, Event, ResidentRegistered
+from events.codec import wrap
+from events.envelope import Actor, RecordedEvent
+from events.ids import uuid7
+from events.store import JetStreamEventStore
+from projections.queries import view_of
+from projections.resident_view_projection import ResidentViewProjection
+from projections.runner import ProjectionRunner, ProjectionStopped
+from projections.tables import dead_letters, residents
+
+ACTOR = Actor(id="t", role="call_handler")
+
+
+def contact(n: int) -> ContactRecorded:
+    return ContactRecorded(contact_id=f"c{n}", channel="phone", caller=Caller(relationship="self"),
+                           needs=["housing"], summary=f"call {n}", outcome="advice")
+
+
+async def write_city(store: JetStreamEventStore, residents_count: int, contacts_each: int) -> list[str]:
+    ids = [uuid7() for _ in range(residents_count)]
+
+    async def one(rid: str) -> None:
+        events: list[Event] = [ResidentRegistered(given_name="A", family_name=f"F{rid[-4:]}",
+                                                  date_of_birth=date(1940, 1, 1), postcode="SO14 7LY")]
+        events += [contact(i) for i in range(contacts_each)]
+        now = datetime.now(UTC)
+        await store.append(rid, [wrap(e, event_id=uuid7(), resident_id=rid, actor=ACTOR, occurred_at=now,
+                                      correlation_id="c") for e in events], expected_seq=0)
+
+    await asyncio.gather(*(one(rid) for rid in ids))
+    return ids
+
+
+@contextlib.asynccontextmanager
+async def running(runner: ProjectionRunner) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(runner.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ProjectionStopped):
+            await task
+
+
+async def count(engine: AsyncEngine, table: Table) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def test_catches_up_then_applies_live_events_and_wakes_readers(nc: NATS, js: JetStreamContext,
+                                                                      engine: AsyncEngine) -> None:
+    store = JetStreamEventStore(nc, js)
+    ids = await write_city(store, 50, 3)
+    runner = ProjectionRunner(nc, js, engine, ResidentViewProjection(), batch=40)
+    async with running(runner):
+        assert await runner.wait_for(await store.last_seq(), 20)
+        assert await count(engine, residents) == 50
+        env = wrap(contact(99), event_id=uuid7(), resident_id=ids[0], actor=ACTOR, occurred_at=datetime.now(UTC),
+                   correlation_id="c")
+        seq = (await store.append(ids[0], [env], expected_seq=await _last_of(store, ids[0]))).seq
+        assert await runner.wait_for(seq, 10)
+        async with engine.connect() as conn:
+            view = await view_of(conn, ids[0])
+        assert view is not None and [c["contact_id"] for c in view["contacts"]] == ["c0", "c1", "c2", "c99"]
+        assert runner.status.state == "live"
+
+
+async def _last_of(store: JetStreamEventStore, rid: str) -> int:
+    return (await store.read_resident(rid))[-1].seq
+
+
+async def test_a_redelivery_from_an_earlier_position_is_never_applied_twice(nc: NATS, js: JetStreamContext,
+                                                                            engine: AsyncEngine) -> None:
+    store = JetStreamEventStore(nc, js)
+    ids = await write_city(store, 20, 2)
+    runner = ProjectionRunner(nc, js, engine, ResidentViewProjection(), batch=25)
+    async with running(runner):
+        assert await runner.wait_for(await store.last_seq(), 20)
+        applied = runner.status.events_applied
+        await runner._feed.start(0)  # the server sends everything again, as after a lost ack or a restart
+        await asyncio.sleep(0)
+        assert await runner.wait_for(await store.last_seq(), 5)
+        await _until(lambda: runner._feed._buffer.__len__() == 0)
+    assert runner.status.events_applied == applied
+    async with engine.connect() as conn:
+        view = await view_of(conn, ids[0])
+    assert view is not None and len(view["contacts"]) == 2
+
+
+async def _until(condition: object, within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+class Fussy(ResidentViewProjection):
+    """Cannot apply one particular contact: a poison event."""
+
+    name = "fussy"
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+        for recorded in batch:
+            if isinstance(recorded.event, ContactRecorded) and recorded.event.contact_id == "c1":
+                raise ValueError("cannot read this contact")
+        await super().apply(conn, batch)
+
+
+async def test_a_poison_event_stops_the_projection_naming_its_sequence(nc: NATS, js: JetStreamContext,
+                                                                      engine: AsyncEngine) -> None:
+    store = JetStreamEventStore(nc, js)
+    await write_city(store, 1, 3)
+    poison_seq = 3  # registration (1), c0 (2), c1 (3)
+    runner = ProjectionRunner(nc, js, engine, Fussy(), batch=100)
+    with pytest.raises(ProjectionStopped) as stopped:
+        await asyncio.wait_for(runner.run(), 20)
+    assert stopped.value.seq == poison_seq
+    assert runner.status.state == "failed" and f"sequence {poison_seq}" in (runner.status.error or "")
+    assert runner.status.applied_seq == poison_seq - 1  # everything before it was applied, nothing after
+
+
+async def test_a_poison_event_can_be_parked_and_the_projection_goes_on(nc: NATS, js: JetStreamContext,
+                                                                      engine: AsyncEngine) -> None:
+    store = JetStreamEventStore(nc, js)
+    ids = await write_city(store, 1, 3)
+    runner = ProjectionRunner(nc, js, engine, Fussy(), batch=100, poison="park")
+    async with running(runner):
+        assert await runner.wait_for(await store.last_seq(), 20)
+    assert runner.status.parked == 1
+    async with engine.connect() as conn:
+        parked = (await conn.execute(select(dead_letters))).mappings().all()
+        view = await view_of(conn, ids[0])
+    assert [(p["projection"], p["seq"], p["event_type"]) for p in parked] == [("fussy", 3, "ContactRecorded")]
+    assert "cannot read this contact" in parked[0]["reason"]
+    assert view is not None and [c["contact_id"] for c in view["contacts"]] == ["c0", "c2"]
