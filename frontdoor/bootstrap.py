@@ -19,6 +19,7 @@ from events.streams import ensure_streams
 from events.subjects import IDEMPOTENCY_BUCKET
 from frontdoor.audit import AuditLog
 from frontdoor.embedded_nats import EmbeddedNats
+from frontdoor.flagging import FlagWriter
 from frontdoor.handling import CommandHandler
 from frontdoor.idempotency import IdempotencyKeys
 from frontdoor.resident_states import ResidentStates
@@ -26,9 +27,12 @@ from frontdoor.settings import Settings
 from frontdoor.teams import TeamDirectory, load_teams
 from projections.caseload_projection import CaseloadProjection
 from projections.database import create_engine
+from projections.detector import DuplicateDetector
+from projections.flags_projection import FlagsProjection
 from projections.projection import Projection
 from projections.queries import checkpoint
 from projections.resident_view_projection import ResidentViewProjection
+from projections.rules import Thresholds
 from projections.runner import ProjectionRunner
 from projections.tables import metadata
 
@@ -36,8 +40,12 @@ log = logging.getLogger("frontdoor")
 POLL_S = 0.05
 
 
-def all_projections() -> list[Projection]:
-    return [ResidentViewProjection(), CaseloadProjection()]
+def all_projections(services: Services) -> list[Projection]:
+    s = services.settings
+    thresholds = Thresholds(repeat_assessment_days=s.repeat_assessment_days, story_contacts=s.story_contacts,
+                            story_days=s.story_days, ping_pong_days=s.ping_pong_days, person_match=s.person_match)
+    return [ResidentViewProjection(), CaseloadProjection(), FlagsProjection(),
+            DuplicateDetector(FlagWriter(services.handler), thresholds)]
 
 
 @dataclass
@@ -124,7 +132,7 @@ def projection_runners(services: Services) -> dict[str, ProjectionRunner]:
     return {
         p.name: ProjectionRunner(services.nc, services.js, services.engine, p, batch=s.projection_batch,
                                  poison=s.poison_policy)
-        for p in all_projections()
+        for p in all_projections(services)
     }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.checkpoints import load_checkpoint
 from projections.resident_view_projection import postcode_key
-from projections.tables import assessments, referrals, resident_views, residents
+from projections.tables import assessments, flags, referrals, resident_views, residents
 
 _NHS = re.compile(r"^\d{10}$")
 _POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?(\d[A-Z]{2})?$")
@@ -121,3 +121,33 @@ async def caseload(conn: AsyncConnection, team_id: str) -> dict[str, list[dict[s
     open_asms = await conn.execute(
         select(assessments).where(assessments.c.team == team_id, assessments.c.status == "started"))
     return {"referrals": [dict(r._mapping) for r in open_refs], "assessments": [dict(a._mapping) for a in open_asms]}
+
+
+def _flag_row(row: Any) -> dict[str, Any]:
+    item = dict(row._mapping)
+    item["references"] = orjson.loads(item.pop("refs"))
+    return item
+
+
+async def list_flags(conn: AsyncConnection, *, status: str | None, rule: str | None, cluster: str | None,
+                     team: str | None, resident_id: str | None, limit: int) -> list[dict[str, Any]]:
+    query = select(flags, residents.c.cluster).join(residents, residents.c.resident_id == flags.c.resident_id,
+                                                    isouter=True)
+    if status:
+        query = query.where(flags.c.status == status)
+    if rule:
+        query = query.where(flags.c.rule == rule)
+    if cluster:
+        query = query.where(residents.c.cluster == cluster)
+    if resident_id:
+        query = query.where(flags.c.resident_id == resident_id)
+    if team:
+        involved = select(referrals.c.resident_id).where(referrals.c.to_team == team)
+        query = query.where(flags.c.resident_id.in_(involved))
+    rows = await conn.execute(query.order_by(flags.c.raised_seq.desc()).limit(limit))
+    return [_flag_row(r) for r in rows]
+
+
+async def flag(conn: AsyncConnection, flag_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(flags).where(flags.c.flag_id == flag_id))).first()
+    return _flag_row(row) if row else None

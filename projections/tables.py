@@ -80,3 +80,48 @@ assessments = Table(
     Column("completed_at", String(40)),
 )
 Index("ix_assessments_team_status", assessments.c.team, assessments.c.status)
+
+# The duplicate-work detector's own memory: its copy of each resident's view, and people for matching.
+detector_views = Table(
+    "detector_views",
+    metadata,
+    Column("resident_id", String(36), primary_key=True),
+    Column("doc", Text, nullable=False),
+)
+
+detector_people = Table(
+    "detector_people",
+    metadata,
+    Column("resident_id", String(36), primary_key=True),
+    Column("given_name", String(100), nullable=False),
+    Column("family_name", String(100), nullable=False),
+    Column("date_of_birth", Date, nullable=False),
+    Column("postcode", String(16), nullable=False),
+    Column("nhs_number", String(10)),
+)
+
+detector_blocks = Table(
+    "detector_blocks",
+    metadata,
+    Column("block_key", String(80), primary_key=True),
+    Column("resident_id", String(36), primary_key=True),
+)
+
+# Duplicated work, as flagged and resolved: what GET /flags lists.
+flags = Table(
+    "flags",
+    metadata,
+    Column("flag_id", String(36), primary_key=True),
+    Column("resident_id", String(36), nullable=False, index=True),
+    Column("rule", String(40), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("refs", Text, nullable=False),  # JSON list of referral/assessment/contact/resident ids
+    Column("explanation", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("raised_at", String(40), nullable=False),
+    Column("raised_seq", BigInteger, nullable=False),
+    Column("resolution", String(30)),
+    Column("resolved_by", String(200)),
+    Column("resolved_at", String(40)),
+)
+Index("ix_flags_status_rule", flags.c.status, flags.c.rule)

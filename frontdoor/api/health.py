@@ -13,6 +13,7 @@ from frontdoor.api.writes import services_of
 from projections.queries import checkpoint
 
 router = APIRouter(tags=["health"])
+PROJECTIONS = ("resident_view", "caseload", "flags", "duplicate_detector")
 
 
 @router.get("/health", summary="Liveness, NATS and database reachability, projection positions")
@@ -27,7 +28,7 @@ async def health(request: Request) -> JSONResponse:
     try:
         async with services.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-            positions = {name: await checkpoint(conn, name) for name in ("resident_view", "caseload")}
+            positions = {name: await checkpoint(conn, name) for name in PROJECTIONS}
         report["database"] = {"ok": True, "dialect": services.engine.dialect.name}
     except Exception as exc:
         report["database"], positions = {"ok": False, "error": str(exc)[:200]}, {}

@@ -1,0 +1,128 @@
+"""The duplicate-work detector: a projection that also decides (DESIGN §1, §5).
+
+It keeps its own copy of each resident's view (the same fold as the resident view), runs the rules after every
+event, and asks the sink to flag what they find, or to close a flag whose cause went away by itself. Flags have
+deterministic ids and the store refuses a second one, so a redelivery, a restart or a second detector never
+flags twice. While it replays what it has already handled (a rebuild), it emits nothing at all: the highest
+sequence it has ever handled is kept apart from its checkpoint and survives a rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.catalogue import (
+    CareCoordinatorAssigned,
+    DuplicationResolved,
+    ResidentDetailsCorrected,
+    ResidentRegistered,
+    ResidentsLinked,
+)
+from events.envelope import RecordedEvent
+from projections import people_matching as matching
+from projections import resident_view, rules
+from projections.checkpoints import load_checkpoint, save_checkpoint
+from projections.tables import detector_blocks, detector_people, detector_views
+from projections.upsert import upsert
+
+View = dict[str, Any]
+EMITTED = "duplicate_detector.emitted"
+
+
+class FlagSink(Protocol):
+    async def raise_flag(self, resident_id: str, finding: rules.Finding, cause: RecordedEvent) -> None: ...
+
+    async def close_flag(self, resident_id: str, flag_id: str, cause: RecordedEvent) -> None: ...
+
+
+class DuplicateDetector:
+    name = "duplicate_detector"
+    tables: Sequence[Table] = (detector_views, detector_people, detector_blocks)
+
+    def __init__(self, sink: FlagSink, thresholds: rules.Thresholds) -> None:
+        self._sink = sink
+        self._limits = thresholds
+        self.flags_raised = 0
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+        emitted_up_to = await load_checkpoint(conn, EMITTED)
+        touched = {e.resident_id for e in batch} | {e.event.other_resident_id for e in batch
+                                                    if isinstance(e.event, ResidentsLinked)}
+        views = await _load(conn, touched)
+        for recorded in batch:
+            view = views.setdefault(recorded.resident_id, resident_view.new_view(recorded.resident_id))
+            resident_view.apply(view, recorded)
+            event = recorded.event
+            if isinstance(event, ResidentsLinked):
+                other = views.setdefault(event.other_resident_id, resident_view.new_view(event.other_resident_id))
+                resident_view.link(other, recorded.resident_id)
+            findings = rules.findings_for(view, recorded, self._limits)
+            if isinstance(event, CareCoordinatorAssigned | ResidentsLinked):
+                linked = await self._linked_views(conn, view, views)
+                findings += rules.two_coordinators(recorded.resident_id, view["care_coordinator"], linked)
+            if isinstance(event, ResidentRegistered | ResidentDetailsCorrected):
+                findings += await self._possible_duplicates(conn, view)
+            closing = [f["flag_id"] for f in view["open_flags"] if not rules.still_duplicated(view, f)]
+            if recorded.seq <= emitted_up_to:
+                continue  # handled before this replay: its flags are already in the stream
+            known = {f["flag_id"] for f in view["open_flags"]} | {f["flag_id"] for f in view["resolved_flags"]}
+            for finding in findings:
+                if finding.flag_id not in known:
+                    await self._sink.raise_flag(recorded.resident_id, finding, recorded)
+                    self.flags_raised += 1
+            if not isinstance(event, DuplicationResolved):
+                for flag_id in closing:
+                    await self._sink.close_flag(recorded.resident_id, flag_id, recorded)
+        await upsert(conn, detector_views, [{"resident_id": rid, "doc": orjson.dumps(v).decode()}
+                                            for rid, v in views.items()], key=["resident_id"])
+        if batch[-1].seq > emitted_up_to:
+            await save_checkpoint(conn, EMITTED, batch[-1].seq)
+
+    async def _linked_views(self, conn: AsyncConnection, view: View, views: dict[str, View]) -> dict[str, View]:
+        missing = {r for r in view["linked_residents"] if r not in views}
+        views.update(await _load(conn, missing))
+        return {r: views[r] for r in view["linked_residents"] if r in views}
+
+    async def _possible_duplicates(self, conn: AsyncConnection, view: View) -> list[rules.Finding]:
+        d = view["details"]
+        person = matching.Person(view["resident_id"], d["given_name"], d["family_name"],
+                                 date.fromisoformat(d["date_of_birth"]), d["postcode"], d.get("nhs_number"))
+        blocked = detector_blocks.c.resident_id == detector_people.c.resident_id
+        candidates = (await conn.execute(
+            select(detector_people).join(detector_blocks, blocked)
+            .where(detector_blocks.c.block_key.in_(sorted(matching.probe_keys(person))),
+                   detector_people.c.resident_id != person.resident_id).distinct())).mappings().all()
+        findings = []
+        for row in sorted(candidates, key=lambda r: r["resident_id"]):
+            other = matching.Person(**row)
+            if other.resident_id in view["linked_residents"]:
+                continue
+            value = matching.score(other, person)
+            if value >= self._limits.person_match:
+                refs = tuple(sorted((other.resident_id, person.resident_id)))
+                findings.append(rules.Finding("possible_duplicate_resident", "medium", refs,
+                                              matching.explain(other, person, value)))
+        await conn.execute(delete(detector_blocks).where(detector_blocks.c.resident_id == person.resident_id))
+        await conn.execute(detector_blocks.insert(), [{"block_key": k, "resident_id": person.resident_id}
+                                                      for k in sorted(matching.blocking_keys(person))])
+        await upsert(conn, detector_people, [{
+            "resident_id": person.resident_id, "given_name": person.given_name, "family_name": person.family_name,
+            "date_of_birth": person.date_of_birth, "postcode": person.postcode, "nhs_number": person.nhs_number,
+        }], key=["resident_id"])
+        return findings
+
+
+async def _load(conn: AsyncConnection, resident_ids: set[str]) -> dict[str, View]:
+    found: dict[str, View] = {}
+    ordered = sorted(resident_ids)
+    for start in range(0, len(ordered), 500):
+        rows = await conn.execute(select(detector_views.c.resident_id, detector_views.c.doc)
+                                  .where(detector_views.c.resident_id.in_(ordered[start:start + 500])))
+        found.update({rid: orjson.loads(doc) for rid, doc in rows})
+    return found

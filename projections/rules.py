@@ -1,0 +1,170 @@
+"""The duplicate-work rules (DESIGN §5) as pure functions over a resident's projected view and the event that
+just changed it. A rule fires at the moment its condition first holds, so a replay fires it at the same event
+with the same deterministic flag id, and the store's check makes a second flag impossible."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from events.catalogue import (
+    AssessmentStarted,
+    ContactRecorded,
+    ReferralHandedOff,
+    ReferralMade,
+)
+from events.envelope import RecordedEvent
+from events.ids import derived_id
+from events.vocabulary import Rule, Severity
+
+View = dict[str, Any]
+OPEN = ("made", "accepted")
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    repeat_assessment_days: int = 28
+    story_contacts: int = 3
+    story_days: int = 14
+    ping_pong_days: int = 30
+    person_match: float = 0.82
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: Rule
+    severity: Severity
+    references: tuple[str, ...]
+    explanation: str
+
+    @property
+    def flag_id(self) -> str:
+        return flag_id(self.rule, self.references)
+
+
+def flag_id(rule: str, references: tuple[str, ...] | list[str]) -> str:
+    return derived_id("flag", rule, *references)
+
+
+def when(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def day(text: str) -> str:
+    return when(text).strftime("%-d %b %Y")
+
+
+def parallel_referrals(view: View, recorded: RecordedEvent, _: Thresholds) -> list[Finding]:
+    event = recorded.event
+    if not isinstance(event, ReferralMade | ReferralHandedOff):
+        return []
+    this = next(r for r in view["referrals"] if r["referral_id"] == event.referral_id)
+    findings = []
+    for other in view["referrals"]:
+        if (other["referral_id"] != this["referral_id"] and other["status"] in OPEN and this["status"] in OPEN
+                and other["need"] == this["need"] and other["to_team"] != this["to_team"]):
+            refs = tuple(sorted((this["referral_id"], other["referral_id"])))
+            severity: Severity = "high" if "urgent" in (this["urgency"], other["urgency"]) else "medium"
+            findings.append(Finding("parallel_referrals", severity, refs,
+                                    f"Two open referrals for {this['need']}: to {other['to_team']} (made "
+                                    f"{day(other['made_at'])}) and to {this['to_team']} (made {day(this['made_at'])}). "
+                                    "Check whether one team can do this before both contact the resident."))
+    return findings
+
+
+def repeat_assessment(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
+    event = recorded.event
+    if not isinstance(event, AssessmentStarted):
+        return []
+    this = next(a for a in view["assessments"] if a["assessment_id"] == event.assessment_id)
+    started = when(this["started_at"])
+    earlier = [a for a in view["assessments"] if a["assessment_id"] != this["assessment_id"]
+               and a["kind"] == this["kind"] and timedelta(0) <= started - when(a["started_at"])
+               <= timedelta(days=limits.repeat_assessment_days)]
+    if not earlier:
+        return []
+    last = max(earlier, key=lambda a: (a["started_at"], a["assessment_id"]))
+    who = "the same team again" if last["team"] == this["team"] else f"{this['team']} after {last['team']}"
+    return [Finding("repeat_assessment", "medium", (last["assessment_id"], this["assessment_id"]),
+                    f"A {this['kind']} assessment was started by {who} within {limits.repeat_assessment_days} days "
+                    f"(first on {day(last['started_at'])}). Share the first assessment instead of repeating it.")]
+
+
+def tell_my_story_again(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
+    event = recorded.event
+    if not isinstance(event, ContactRecorded) or view.get("care_coordinator"):
+        return []
+    now = recorded.envelope.occurred_at
+    findings = []
+    for need in event.needs:
+        if any(r["need"] == need and r["status"] in OPEN for r in view["referrals"]):
+            continue
+        window = [c for c in view["contacts"] if need in c["needs"]
+                  and timedelta(0) <= now - when(c["at"]) <= timedelta(days=limits.story_days)]
+        if len(window) < limits.story_contacts:
+            continue
+        window.sort(key=lambda c: (c["at"], c["contact_id"]))
+        refs = tuple(c["contact_id"] for c in window)
+        findings.append(Finding("tell_my_story_again", "high" if len(window) > limits.story_contacts else "medium",
+                                refs, f"{len(window)} contacts about {need} in {limits.story_days} days and no open "
+                                "referral or coordinator for it: the resident is telling their story again. "
+                                "Refer, or assign a coordinator."))
+    return findings[:1] if findings else []
+
+
+def handoff_ping_pong(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
+    event = recorded.event
+    if not isinstance(event, ReferralHandedOff):
+        return []
+    referral = next(r for r in view["referrals"] if r["referral_id"] == event.referral_id)
+    now = recorded.envelope.occurred_at
+    history = referral["history"][:-1]  # everything before this handoff
+    held_before = [h for h in history if h.get("team") == event.to_team or h.get("to_team") == event.to_team]
+    if not any(now - when(h["at"]) <= timedelta(days=limits.ping_pong_days) for h in held_before):
+        return []
+    return [Finding("handoff_ping_pong", "high", (event.referral_id,),
+                    f"Referral for {referral['need']} handed back to {event.to_team}, which already had it within "
+                    f"{limits.ping_pong_days} days ({event.from_team} → {event.to_team}). Agree who owns it.")]
+
+
+RULES: tuple[Callable[[View, RecordedEvent, Thresholds], list[Finding]], ...] = (
+    parallel_referrals,
+    repeat_assessment,
+    tell_my_story_again,
+    handoff_ping_pong,
+)
+
+
+def findings_for(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
+    return [finding for rule in RULES for finding in rule(view, recorded, limits)]
+
+
+def two_coordinators(resident_id: str, coordinator: dict[str, Any] | None, linked: dict[str, View]) -> list[Finding]:
+    """Rule 5, over a resident and the records linked to it (possible once two records of one person are linked)."""
+    if not coordinator:
+        return []
+    findings = []
+    for other_id, other in sorted(linked.items()):
+        theirs = other.get("care_coordinator")
+        if theirs and (theirs["team_id"], theirs["worker"]) != (coordinator["team_id"], coordinator["worker"]):
+            refs = tuple(sorted((resident_id, other_id)))
+            findings.append(Finding("two_coordinators", "high", refs,
+                                    f"Two care coordinators for one person: {coordinator['worker']} "
+                                    f"({coordinator['team_id']}) and {theirs['worker']} ({theirs['team_id']}) on "
+                                    "linked records. Agree one."))
+    return findings
+
+
+def still_duplicated(view: View, flag: dict[str, Any]) -> bool:
+    """Whether an open flag's cause is still there. Only parallel referrals and two coordinators end by themselves;
+    the other rules describe something that already happened."""
+    if flag["rule"] == "parallel_referrals":
+        refs = {r["referral_id"]: r for r in view["referrals"] if r["referral_id"] in flag["references"]}
+        if len(refs) < 2:
+            return True  # a referral on another record: leave it to people
+        a, b = refs.values()
+        return a["status"] in OPEN and b["status"] in OPEN and a["need"] == b["need"] and a["to_team"] != b["to_team"]
+    return True
+
