@@ -118,6 +118,25 @@ def token(
         fail(str(exc))
 
 
+@app.command("demo-city")
+def demo_city(
+    residents: Annotated[int, typer.Option(help="Resident records to write", min=1)] = 1000,
+    seed: Annotated[int, typer.Option(help="The same seed (and size, on the same day) writes the same city")] = 1,
+    truth: Annotated[str | None, typer.Option(help="Write the injected duplicate work, duplicate people and "
+                                                   "near misses to this JSON file", metavar="FILE")] = None,
+) -> None:
+    """Write a synthetic Southampton-like city through the real commands, with a progress bar. Writing the
+    same city again writes nothing new."""
+    from pathlib import Path
+
+    from frontdoor.demo_city.writer import run_demo_city
+
+    settings = load_settings()
+    report = asyncio.run(run_demo_city(settings, residents=residents, seed=seed,
+                                       truth_path=Path(truth) if truth else None))
+    typer.echo(f"frontdoor: demo city written: {report.summary()}", err=True)
+
+
 def main() -> None:
     with contextlib.suppress(KeyboardInterrupt):
         app()

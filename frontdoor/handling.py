@@ -50,14 +50,15 @@ class CommandHandler:
     async def _handle(self, resident_id: str, command: Command, context: Context) -> Outcome:
         for attempt in range(self._retries):
             folded = await self._states.load(resident_id, fresh=attempt > 0)
-            ids = self._event_ids(context, attempt)
-            if ids[0] in folded.event_seqs:
-                return Outcome(resident_id, folded.event_seqs[ids[0]], (), replayed=True)
+            first_id = self._event_id(context, 0)
+            if first_id in folded.event_seqs:
+                return Outcome(resident_id, folded.event_seqs[first_id], (), replayed=True)
             events = decide(command, folded.state)
             if not events:
                 return Outcome(resident_id, folded.seq, ())
-            envelopes = [self._wrap(resident_id, event, ids[i] if i < len(ids) else ids[0] + f":{i}", command,
-                                    context) for i, event in enumerate(events)]
+            ids = [first_id] + [self._event_id(context, i) for i in range(1, len(events))]
+            envelopes = [self._wrap(resident_id, event, event_id, command, context)
+                         for event_id, event in zip(ids, events, strict=True)]
             try:
                 result = await self._store.append(resident_id, envelopes, expected_seq=folded.seq)
             except ConcurrencyConflict:
@@ -75,11 +76,12 @@ class CommandHandler:
             return Outcome(resident_id, result.seq, tuple(events))
         raise TooManyConflicts(f"resident {resident_id} changed {self._retries} times while we wrote; try again")
 
-    def _event_ids(self, context: Context, attempt: int) -> list[str]:
+    @staticmethod
+    def _event_id(context: Context, position: int) -> str:
         if context.idempotency_key is None:
-            return [uuid7() for _ in range(8)]
+            return uuid7()
         # The same key always yields the same ids, so a retry is recognised by the stream itself.
-        return [derived_id("event", context.actor.id, context.idempotency_key, str(i)) for i in range(8)]
+        return derived_id("event", context.actor.id, context.idempotency_key, str(position))
 
     def _wrap(self, resident_id: str, event: Event, event_id: str, command: Command, context: Context) -> Envelope:
         return wrap(

@@ -68,6 +68,8 @@ class DuplicateDetector:
                 findings += rules.two_coordinators(recorded.resident_id, view["care_coordinator"], linked)
             if isinstance(event, ResidentRegistered | ResidentDetailsCorrected):
                 findings += await self._possible_duplicates(conn, view)
+            view.setdefault("findings", []).extend({"rule": f.rule, "references": list(f.references)}
+                                                   for f in findings)
             closing = [f["flag_id"] for f in view["open_flags"] if not rules.still_duplicated(view, f)]
             if recorded.seq <= emitted_up_to:
                 continue  # handled before this replay: its flags are already in the stream

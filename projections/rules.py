@@ -38,10 +38,11 @@ class Finding:
     severity: Severity
     references: tuple[str, ...]
     explanation: str
+    identity: tuple[str, ...] = ()  # what makes two findings the same duplication; default: the references
 
     @property
     def flag_id(self) -> str:
-        return flag_id(self.rule, self.references)
+        return flag_id(self.rule, self.identity or self.references)
 
 
 def flag_id(rule: str, references: tuple[str, ...] | list[str]) -> str:
@@ -107,11 +108,22 @@ def tell_my_story_again(view: View, recorded: RecordedEvent, limits: Thresholds)
             continue
         window.sort(key=lambda c: (c["at"], c["contact_id"]))
         refs = tuple(c["contact_id"] for c in window)
+        # One flag per run of calls: a fourth call in the same run is the same failure demand, not a new one.
+        if any(f["rule"] == "tell_my_story_again" and set(f["references"]) & set(refs)
+               for f in view["open_flags"] + view["resolved_flags"]):
+            continue
+        if any(set(r) & set(refs) for r in _raised_runs(view)):
+            continue
         findings.append(Finding("tell_my_story_again", "high" if len(window) > limits.story_contacts else "medium",
                                 refs, f"{len(window)} contacts about {need} in {limits.story_days} days and no open "
                                 "referral or coordinator for it: the resident is telling their story again. "
-                                "Refer, or assign a coordinator."))
+                                "Refer, or assign a coordinator.", identity=(need, refs[0])))
     return findings[:1] if findings else []
+
+
+def _raised_runs(view: View) -> list[list[str]]:
+    """Runs of calls already found (the detector remembers its findings in its own copy of the view)."""
+    return [f["references"] for f in view.get("findings", []) if f["rule"] == "tell_my_story_again"]
 
 
 def handoff_ping_pong(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
