@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
 
 import nats
 from nats.aio.client import Client as NATS
-from nats.js import JetStreamContext
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.claims import NhsNumberClaims
 from events.store import JetStreamEventStore
@@ -23,65 +20,36 @@ from frontdoor.flagging import FlagWriter
 from frontdoor.handling import CommandHandler
 from frontdoor.idempotency import IdempotencyKeys
 from frontdoor.resident_states import ResidentStates
+from frontdoor.services import Services
 from frontdoor.settings import Settings
-from frontdoor.teams import TeamDirectory, load_teams
+from frontdoor.team_commands import team_command_broker
+from frontdoor.teams import load_teams
 from projections.caseload_projection import CaseloadProjection
 from projections.database import create_engine
 from projections.detector import DuplicateDetector
 from projections.flags_projection import FlagsProjection
 from projections.projection import Projection
-from projections.queries import checkpoint
 from projections.resident_view_projection import ResidentViewProjection
 from projections.rules import Thresholds
 from projections.runner import ProjectionRunner
 from projections.tables import metadata
+from projections.team_router import TeamFeedRouter
 
 log = logging.getLogger("frontdoor")
-POLL_S = 0.05
 
 
 def all_projections(services: Services) -> list[Projection]:
     s = services.settings
     thresholds = Thresholds(repeat_assessment_days=s.repeat_assessment_days, story_contacts=s.story_contacts,
                             story_days=s.story_days, ping_pong_days=s.ping_pong_days, person_match=s.person_match)
+    directory = services.teams
+
+    def team_info(team_id: str) -> tuple[str | None, str | None]:
+        team = directory.get(team_id)
+        return (team.organisation, team.sector) if team else (None, None)
+
     return [ResidentViewProjection(), CaseloadProjection(), FlagsProjection(),
-            DuplicateDetector(FlagWriter(services.handler), thresholds)]
-
-
-@dataclass
-class Services:
-    settings: Settings
-    nc: NATS
-    js: JetStreamContext
-    store: JetStreamEventStore
-    claims: NhsNumberClaims
-    idempotency: IdempotencyKeys
-    states: ResidentStates
-    handler: CommandHandler
-    engine: AsyncEngine
-    teams: TeamDirectory
-    audit: AuditLog
-    jwt_secret: str
-    runners: dict[str, ProjectionRunner] = field(default_factory=dict)
-    embedded: EmbeddedNats | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def wait_for(self, projection: str, seq: int) -> tuple[bool, int]:
-        """Read-your-writes: waits (bounded) until `projection` has applied `seq`; returns (ok, applied)."""
-        runner = self.runners.get(projection)
-        if runner is not None:
-            ok = await runner.wait_for(seq, self.settings.read_wait_s)
-            return ok, runner.status.applied_seq
-        # Another process applies it: poll its checkpoint row.
-        deadline = asyncio.get_running_loop().time() + self.settings.read_wait_s
-        while True:
-            async with self.engine.connect() as conn:
-                applied = await checkpoint(conn, projection)
-            if applied >= seq:
-                return True, applied
-            if asyncio.get_running_loop().time() >= deadline:
-                return False, applied
-            await asyncio.sleep(POLL_S)
+            DuplicateDetector(FlagWriter(services.handler), thresholds), TeamFeedRouter(services.js, team_info)]
 
 
 async def connect_nats(settings: Settings) -> tuple[NATS, EmbeddedNats | None]:
@@ -97,7 +65,8 @@ async def connect_nats(settings: Settings) -> tuple[NATS, EmbeddedNats | None]:
     return nc, embedded
 
 
-async def start_services(settings: Settings, *, run_projections: bool) -> Services:
+async def start_services(settings: Settings, *, run_projections: bool, serve_team_commands: bool = False,
+                         ) -> Services:
     teams = load_teams(settings.teams_file)
     nc, embedded = await connect_nats(settings)
     js = nc.jetstream()
@@ -124,7 +93,15 @@ async def start_services(settings: Settings, *, run_projections: bool) -> Servic
     )
     if run_projections:
         start_projections(services)
+    if serve_team_commands:
+        services.broker = team_command_broker(services, nats_servers(settings, embedded))
+        await services.broker.start()
     return services
+
+
+def nats_servers(settings: Settings, embedded: EmbeddedNats | None) -> list[str]:
+    url = embedded.url if embedded is not None else settings.nats_url or ""
+    return [u.strip() for u in url.split(",") if u.strip()]
 
 
 def projection_runners(services: Services) -> dict[str, ProjectionRunner]:
@@ -143,6 +120,9 @@ def start_projections(services: Services) -> None:
 
 
 async def stop_services(services: Services) -> None:
+    if services.broker is not None:
+        with contextlib.suppress(Exception):
+            await services.broker.stop()
     for task in services.tasks:
         task.cancel()
     for task in services.tasks:

@@ -50,7 +50,7 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
     from frontdoor.bootstrap import start_services, stop_services
     from frontdoor.web import create_web_app
 
-    services = await start_services(settings, run_projections=True)
+    services = await start_services(settings, run_projections=True, serve_team_commands=True)
     try:
         if demo:
             from frontdoor.demo import load_demo

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from frontdoor.api.app import create_app
-from frontdoor.bootstrap import Services
+from frontdoor.services import Services
 from frontdoor.ui import pages
 
 

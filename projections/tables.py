@@ -125,3 +125,12 @@ flags = Table(
     Column("resolved_at", String(40)),
 )
 Index("ix_flags_status_rule", flags.c.status, flags.c.rule)
+
+# The team feed router's memory: which teams each resident involves, and the consent in force.
+router_residents = Table(
+    "team_router_residents",
+    metadata,
+    Column("resident_id", String(36), primary_key=True),
+    Column("teams", Text, nullable=False),  # JSON list
+    Column("consent", Text),  # JSON object, or null when none was recorded
+)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from frontdoor.api import flags, health, residents, teams, workflow
 from frontdoor.api.problems import install_problem_handlers
-from frontdoor.bootstrap import Services
+from frontdoor.services import Services
 
 
 def create_app(services: Services) -> FastAPI:

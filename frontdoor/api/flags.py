@@ -13,9 +13,9 @@ from frontdoor.access import STAFF_ROLES
 from frontdoor.api.auth import Principal, requires
 from frontdoor.api.schemas import ResolveBody
 from frontdoor.api.writes import context_for, idempotent, now, services_of, wait_for_read
-from frontdoor.bootstrap import Services
 from frontdoor.domain import commands as c
 from frontdoor.domain.errors import WorkNotFound
+from frontdoor.services import Services
 from projections import queries
 
 router = APIRouter(tags=["flags"])

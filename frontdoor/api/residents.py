@@ -14,9 +14,9 @@ from frontdoor.api.auth import Principal, requires
 from frontdoor.api.problems import Problem
 from frontdoor.api.schemas import ConsentBody, ContactBody, CorrectBody, RegisterBody
 from frontdoor.api.writes import context_for, idempotent, new_id, now, services_of, wait_for_read
-from frontdoor.bootstrap import Services
 from frontdoor.domain import commands as c
 from frontdoor.domain.errors import NhsNumberTaken, ResidentNotFound
+from frontdoor.services import Services
 from projections import queries, resident_view
 
 router = APIRouter(tags=["residents"])

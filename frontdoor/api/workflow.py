@@ -24,10 +24,10 @@ from frontdoor.api.schemas import (
     ReferralBody,
 )
 from frontdoor.api.writes import context_for, idempotent, new_id, now, services_of
-from frontdoor.bootstrap import Services
 from frontdoor.domain import commands as c
-from frontdoor.domain.errors import InvalidCommand, ResidentNotFound, WorkNotFound
-from projections import queries
+from frontdoor.domain.errors import InvalidCommand, ResidentNotFound
+from frontdoor.services import Services
+from frontdoor.work_lookup import resident_of, team_holding
 
 router = APIRouter(tags=["workflow"])
 STAFF = requires(*STAFF_ROLES)
@@ -49,21 +49,6 @@ def _acting_team(who: Principal, claimed: str | None) -> str | None:
                           code="forbidden")
         return who.team_id
     return claimed
-
-
-async def _locate(services: Services, kind: str, work_id: str) -> str:
-    """Which resident a referral or assessment belongs to, from the caseload read model. If it is not there yet,
-    wait (bounded) until the read model has caught up with the stream as it is now: read your writes."""
-    find = queries.resident_of_referral if kind == "referral" else queries.resident_of_assessment
-    async with services.engine.connect() as conn:
-        found = await find(conn, work_id)
-    if found is None:
-        await services.wait_for("caseload", await services.store.last_seq())
-        async with services.engine.connect() as conn:
-            found = await find(conn, work_id)
-    if found is None:
-        raise WorkNotFound(f"no {kind} {work_id}")
-    return found
 
 
 async def _respond(request: Request, who: Principal, resident_id: str, command: c.Command, body: dict[str, Any],
@@ -94,8 +79,8 @@ async def refer(resident_id: str, body: ReferralBody, request: Request,
 async def accept(referral_id: str, request: Request, who: Annotated[Principal, Depends(TEAM_OR_ADMIN)],
                  team: str | None = None) -> JSONResponse:
     services = services_of(request)
-    resident_id = await _locate(services, "referral", referral_id)
-    by_team = _acting_team(who, team) or await _current_team(services, resident_id, referral_id)
+    resident_id = await resident_of(services, "referral", referral_id)
+    by_team = _acting_team(who, team) or await team_holding(services, resident_id, referral_id)
     command = c.AcceptReferral(at=now(), referral_id=referral_id, by_team=by_team)
     return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "accepted"})
 
@@ -104,8 +89,8 @@ async def accept(referral_id: str, request: Request, who: Annotated[Principal, D
 async def decline(referral_id: str, body: ReasonBody, request: Request,
                   who: Annotated[Principal, Depends(TEAM_OR_ADMIN)]) -> JSONResponse:
     services = services_of(request)
-    resident_id = await _locate(services, "referral", referral_id)
-    by_team = _acting_team(who, None) or await _current_team(services, resident_id, referral_id)
+    resident_id = await resident_of(services, "referral", referral_id)
+    by_team = _acting_team(who, None) or await team_holding(services, resident_id, referral_id)
     command = c.DeclineReferral(at=now(), referral_id=referral_id, by_team=by_team, reason=body.reason)
     return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "declined"})
 
@@ -114,8 +99,8 @@ async def decline(referral_id: str, body: ReasonBody, request: Request,
 async def complete(referral_id: str, body: OutcomeBody, request: Request,
                    who: Annotated[Principal, Depends(TEAM_OR_ADMIN)]) -> JSONResponse:
     services = services_of(request)
-    resident_id = await _locate(services, "referral", referral_id)
-    by_team = _acting_team(who, None) or await _current_team(services, resident_id, referral_id)
+    resident_id = await resident_of(services, "referral", referral_id)
+    by_team = _acting_team(who, None) or await team_holding(services, resident_id, referral_id)
     command = c.CompleteReferral(at=now(), referral_id=referral_id, by_team=by_team, outcome=body.outcome)
     return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "completed"})
 
@@ -124,7 +109,7 @@ async def complete(referral_id: str, body: OutcomeBody, request: Request,
 async def withdraw(referral_id: str, body: ReasonBody, request: Request,
                    who: Annotated[Principal, Depends(STAFF_OR_TEAM)]) -> JSONResponse:
     services = services_of(request)
-    resident_id = await _locate(services, "referral", referral_id)
+    resident_id = await resident_of(services, "referral", referral_id)
     command = c.WithdrawReferral(at=now(), referral_id=referral_id, by_team=_acting_team(who, None),
                                  reason=body.reason)
     return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "withdrawn"})
@@ -135,20 +120,12 @@ async def handoff(referral_id: str, body: HandoffBody, request: Request,
                   who: Annotated[Principal, Depends(TEAM_OR_ADMIN)]) -> JSONResponse:
     services = services_of(request)
     _known_team(services, body.to_team, "to_team")
-    resident_id = await _locate(services, "referral", referral_id)
-    by_team = _acting_team(who, None) or await _current_team(services, resident_id, referral_id)
+    resident_id = await resident_of(services, "referral", referral_id)
+    by_team = _acting_team(who, None) or await team_holding(services, resident_id, referral_id)
     command = c.HandOffReferral(at=now(), referral_id=referral_id, by_team=by_team, to_team=body.to_team,
                                 reason=body.reason)
     return await _respond(request, who, resident_id, command,
                           {"referral_id": referral_id, "status": "made", "to_team": body.to_team})
-
-
-async def _current_team(services: Services, resident_id: str, referral_id: str) -> str:
-    """Staff acting for a team act for the team that holds the referral now."""
-    referral = (await services.states.load(resident_id)).state.referrals.get(referral_id)
-    if referral is None:
-        raise WorkNotFound(f"no referral {referral_id}")
-    return referral.to_team
 
 
 @router.post("/residents/{resident_id}/assessments", status_code=201, summary="Start an assessment")
@@ -169,7 +146,7 @@ async def start_assessment(resident_id: str, body: AssessmentBody, request: Requ
 async def complete_assessment(assessment_id: str, body: OutcomeBody, request: Request,
                               who: Annotated[Principal, Depends(STAFF_OR_TEAM)]) -> JSONResponse:
     services = services_of(request)
-    resident_id = await _locate(services, "assessment", assessment_id)
+    resident_id = await resident_of(services, "assessment", assessment_id)
     command = c.CompleteAssessment(at=now(), assessment_id=assessment_id, by_team=_acting_team(who, None),
                                    outcome=body.outcome)
     return await _respond(request, who, resident_id, command, {"assessment_id": assessment_id, "status": "completed"})

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from events.ids import derived_id, uuid7
 from frontdoor.api.auth import Principal
 from frontdoor.api.problems import Problem
-from frontdoor.bootstrap import Services
 from frontdoor.handling import Context
 from frontdoor.idempotency import StoredResponse
+from frontdoor.services import Services
 
 MAX_KEY = 200
 

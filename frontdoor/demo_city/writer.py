@@ -21,10 +21,11 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from frontdoor.bootstrap import Services, start_services, stop_services
+from frontdoor.bootstrap import start_services, stop_services
 from frontdoor.demo_city.plan import City, ResidentPlan, plan_city
 from frontdoor.domain import commands as c
 from frontdoor.handling import Context
+from frontdoor.services import Services
 from frontdoor.settings import Settings
 
 log = logging.getLogger("frontdoor.demo_city")

@@ -14,8 +14,9 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frontdoor.api.auth import issue_token
-from frontdoor.bootstrap import Services, start_services, stop_services
+from frontdoor.bootstrap import start_services, stop_services
 from frontdoor.embedded_nats import EmbeddedNats
+from frontdoor.services import Services
 from frontdoor.settings import Settings
 from frontdoor.web import create_web_app
 from tests.conftest import database_url
@@ -28,7 +29,7 @@ async def services(nats_server: EmbeddedNats, js: JetStreamContext, engine: Asyn
                    tmp_path: Path) -> AsyncIterator[Services]:
     settings = Settings(nats_url=nats_server.url, database_url=database_url(tmp_path), data_dir=tmp_path / "data",
                         jwt_secret=SECRET, read_wait_s=5.0)
-    running = await start_services(settings, run_projections=True)
+    running = await start_services(settings, run_projections=True, serve_team_commands=True)
     yield running
     try:
         await asyncio.wait_for(stop_services(running), 20)

@@ -16,10 +16,11 @@ import pytest
 from nats.js import JetStreamContext
 
 from events.subjects import CARE_STREAM
-from frontdoor.bootstrap import Services, start_services, stop_services
+from frontdoor.bootstrap import start_services, stop_services
 from frontdoor.demo_city.plan import plan_city
 from frontdoor.demo_city.writer import write_city
 from frontdoor.embedded_nats import EmbeddedNats
+from frontdoor.services import Services
 from frontdoor.settings import Settings
 from tests.conftest import database_url
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from frontdoor.bootstrap import Services
+from frontdoor.services import Services
 from projections.detector import DuplicateDetector
 from projections.runner import ProjectionRunner
 from tests.integration.conftest import RESIDENT, auth

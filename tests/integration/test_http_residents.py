@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from events.catalogue import ContactRecorded
-from frontdoor.bootstrap import Services
+from frontdoor.services import Services
 from tests.integration.conftest import CONTACT, RESIDENT, auth
 
 
