@@ -12,10 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import zip_longest
 
+from events.envelope import Actor
 from frontdoor.demo_city import people as p
 from frontdoor.demo_city import words
 from frontdoor.demo_city.story import Ordinary, Step, Story, ordinary_history, resident_id
 from frontdoor.demo_city.truth import DUPLICATE_WORK, NEAR_MISSES, PeopleTruth, Truth, WorkTruth
+from frontdoor.domain import commands
 from frontdoor.teams import TeamDirectory
 
 # Cases that are two records: one person registered twice, or two people who only look alike.
@@ -132,6 +134,11 @@ class City:
             story.strict = True
             team, worker = self._coordinators(index, role)
             story.coordinate(story.later(start, 1, 10), team, worker)
+            if role.second and role.partner is not None:  # later, an admin finds they are one person
+                story.add(commands.LinkResidents(at=story.later(start, 11, 15), resident_id=story.resident_id,
+                                          other_resident_id=self.resident_id(role.partner),
+                                          evidence="same person registered twice", decided_by="demo-admin"),
+                          Actor(id="demo-admin", role="admin"))
         else:  # a duplicate person, a spouse or a twin: one coordinator at most between the two records
             coordinate = None if role.case != "duplicate_person" or not role.second else False
             ordinary_history(story, start, Ordinary(coordinator=coordinate, episodes=(1, 3)))
@@ -164,7 +171,7 @@ class City:
                 pair = (self.resident_id(index), self.resident_id(role.partner))
                 if role.case in ("two_coordinators", "duplicate_person"):
                     same_person.append(PeopleTruth(pair, role.kind))
-                if role.case == "two_coordinators":  # flagged once an admin links the two records
+                if role.case == "two_coordinators":  # flagged once the admin links the two records
                     work.append(WorkTruth("two_coordinators", pair[0], pair))
                 if role.case in WHY_NOT:
                     near.append(WorkTruth("possible_duplicate_resident", pair[1], pair, WHY_NOT[role.case]))

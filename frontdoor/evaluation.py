@@ -1,0 +1,70 @@
+"""How well the detector does on a city with known answers: precision, recall and F1 per rule and for
+identity linking. Pure: the truth file (from `demo-city --truth`) and the flags in, a report out.
+
+A flag counts as right for an injected duplication when the rule is the same and they share a reference
+(references are referral, assessment or contact ids, or the pair of resident ids); every other flag is wrong,
+which is how the near misses are scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from events.vocabulary import Rule
+
+RULES: tuple[Rule, ...] = ("parallel_referrals", "repeat_assessment", "tell_my_story_again", "handoff_ping_pong",
+                           "two_coordinators", "possible_duplicate_resident")
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    rule: str
+    expected: int
+    flagged: int
+    true_positives: int
+    false_positives: int
+    missed: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.flagged if self.flagged else 1.0
+
+    @property
+    def recall(self) -> float:
+        return (self.expected - self.missed) / self.expected if self.expected else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self) | {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
+                               "f1": round(self.f1, 4)}
+
+
+def expected_items(truth: dict[str, Any]) -> dict[str, list[set[str]]]:
+    items: dict[str, list[set[str]]] = {rule: [] for rule in RULES}
+    for item in truth.get("duplicate_work", []):
+        items.setdefault(item["rule"], []).append(set(item["references"]))
+    for pair in truth.get("duplicate_people", []):
+        items["possible_duplicate_resident"].append(set(pair["resident_ids"]))
+    return items
+
+
+def evaluate(truth: dict[str, Any], flags: list[dict[str, Any]]) -> list[Score]:
+    expected = expected_items(truth)
+    scores = []
+    for rule in RULES:
+        wanted = expected.get(rule, [])
+        found = [set(f["references"]) for f in flags if f["rule"] == rule]
+        if rule == "possible_duplicate_resident":
+            hits = [any(f == w for w in wanted) for f in found]
+            covered = [any(f == w for f in found) for w in wanted]
+        else:
+            hits = [any(f & w for w in wanted) for f in found]
+            covered = [any(f & w for f in found) for w in wanted]
+        scores.append(Score(rule, len(wanted), len(found), sum(hits), len(found) - sum(hits),
+                            len(wanted) - sum(covered)))
+    return scores

@@ -1,0 +1,43 @@
+"""Scoring flags against a truth file: right, wrong and missed, per rule and for identity linking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frontdoor.evaluation import evaluate
+
+TRUTH: dict[str, Any] = {
+    "duplicate_work": [
+        {"rule": "parallel_referrals", "resident_id": "r1", "references": ["a", "b"]},
+        {"rule": "repeat_assessment", "resident_id": "r2", "references": ["x", "y"]},
+    ],
+    "duplicate_people": [{"resident_ids": ["p1", "p2"], "kind": "typo"}],
+    "near_misses": [{"rule": "parallel_referrals", "resident_id": "r3", "references": ["c", "d"], "why_not": "."}],
+}
+
+
+def flag(rule: str, *refs: str) -> dict[str, Any]:
+    return {"rule": rule, "references": list(refs)}
+
+
+def by_rule(flags: list[dict[str, Any]]) -> dict[str, Any]:
+    return {s.rule: s for s in evaluate(TRUTH, flags)}
+
+
+def test_every_injected_case_found_and_nothing_else_is_perfect() -> None:
+    scores = by_rule([flag("parallel_referrals", "b", "a"), flag("repeat_assessment", "x", "y"),
+                      flag("possible_duplicate_resident", "p2", "p1")])
+    assert all(s.precision == 1.0 and s.recall == 1.0 for s in scores.values())
+
+
+def test_a_flagged_near_miss_costs_precision_and_a_missed_case_costs_recall() -> None:
+    scores = by_rule([flag("parallel_referrals", "a", "b"), flag("parallel_referrals", "c", "d")])
+    assert scores["parallel_referrals"].precision == 0.5 and scores["parallel_referrals"].recall == 1.0
+    assert scores["repeat_assessment"].recall == 0.0 and scores["repeat_assessment"].missed == 1
+    assert scores["possible_duplicate_resident"].f1 == 0.0
+
+
+def test_people_pairs_must_match_exactly() -> None:
+    scores = by_rule([flag("possible_duplicate_resident", "p1", "p3")])
+    assert scores["possible_duplicate_resident"].true_positives == 0
+    assert scores["possible_duplicate_resident"].false_positives == 1
