@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from frontdoor.api.auth import issue_token
-from frontdoor.bootstrap import Services
 from frontdoor.demo_city import write_city
+from frontdoor.services import Services
 
 DEMO_RESIDENTS = 300
 DEMO_SEED = 1

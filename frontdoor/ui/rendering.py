@@ -1,0 +1,136 @@
+"""How the pages are drawn: one autoescaping Jinja environment, the headers every page carries, and the pages
+for failures that are not about a form (not signed in, not allowed, no such resident, store unavailable)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any, ParamSpec
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from events.errors import StoreUnavailable
+from frontdoor.api.auth import Principal, verify_token
+from frontdoor.api.problems import Problem
+from frontdoor.api.writes import services_of
+from frontdoor.domain.errors import DomainError
+
+COOKIE = "frontdoor_token"
+# Health data: nothing cached, nothing framed, nothing loaded from anywhere but here, no script at all.
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+ROLE_NAMES = {"call_handler": "call handler", "team": "team", "coordinator": "coordinator", "analyst": "analyst",
+              "admin": "administrator"}
+
+try:
+    LOCAL = ZoneInfo("Europe/London")  # what the people on the phone read their clocks in
+except ZoneInfoNotFoundError:  # no tz database on this machine: say UTC rather than guess
+    LOCAL = ZoneInfo("UTC")
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(LOCAL)
+    return f"{moment.day} {moment:%b %Y, %H:%M}"
+
+
+def _day(value: str | None) -> str:
+    if not value:
+        return ""
+    day = date.fromisoformat(value)
+    return f"{day.day} {day:%b %Y}"
+
+
+def _nhs(value: str | None) -> str:
+    return f"{value[:3]} {value[3:6]} {value[6:]}" if value and len(value) == 10 else (value or "")
+
+
+def _age(value: str | None) -> int | None:
+    if not value:
+        return None
+    born, today = date.fromisoformat(value), datetime.now(UTC).date()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _words(value: str | None) -> str:
+    """'walk_in' -> 'walk in', 'handed_off' -> 'handed off': the vocabulary as people say it."""
+    return (value or "").replace("_", " ")
+
+
+TEMPLATES = Environment(loader=PackageLoader("frontdoor.ui", "templates"), autoescape=select_autoescape(["html"]),
+                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+TEMPLATES.filters.update(when=_when, day=_day, nhs=_nhs, age=_age, words=_words)
+
+
+def principal_of(request: Request) -> Principal | None:
+    """Who the cookie says is signed in, for the page header; None when nobody (or an expired token) is."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return verify_token(services_of(request).jwt_secret, token)
+    except Problem:
+        return None
+
+
+def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    teams = services_of(request).teams
+
+    def team_name(team_id: str | None) -> str:
+        team = teams.get(team_id) if team_id else None
+        return team.name if team else (team_id or "the front door")
+
+    html = TEMPLATES.get_template(template).render(
+        signed_in=principal_of(request), role_names=ROLE_NAMES, team_name=team_name, **context)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def problem_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+    return render(request, "problem.html", status=status, title=title, detail=detail[:1].upper() + detail[1:])
+
+
+def to_sign_in(request: Request, *, expired: bool = False) -> RedirectResponse:
+    """Back to the sign-in page, which returns here afterwards; a stale cookie is dropped on the way."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    query = {"next": target if request.method == "GET" else "/ui/search"} | ({"expired": "1"} if expired else {})
+    response = RedirectResponse(f"/?{urlencode(query)}", status_code=303, headers=HEADERS)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+P = ParamSpec("P")
+
+
+def page(endpoint: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
+    """Turns what the API says as problem+json into what a person at a screen needs: a sign-in page, or a page
+    saying plainly what went wrong. Form errors never get here: the form routes show those beside the field."""
+
+    @functools.wraps(endpoint)
+    async def draw(*args: P.args, **kwargs: P.kwargs) -> Response:
+        request = kwargs["request"]
+        assert isinstance(request, Request), "every page takes `request` by name"
+        try:
+            return await endpoint(*args, **kwargs)
+        except Problem as exc:
+            if exc.status == 401:
+                return to_sign_in(request, expired=exc.code == "token-expired")
+            return problem_page(request, exc.status, exc.title, exc.detail)
+        except DomainError as exc:
+            return problem_page(request, exc.status, exc.title, exc.detail)
+        except StoreUnavailable as exc:
+            return problem_page(request, 503, "The record cannot be reached just now",
+                                f"{exc}. If you were saving something, open the record again to see whether it "
+                                "was saved before you try again.")
+
+    return draw
