@@ -12,6 +12,7 @@ from events.subjects import (
     CARE_STREAM,
     CARE_SUBJECTS,
     IDEMPOTENCY_BUCKET,
+    LEASES_BUCKET,
     NHS_NUMBERS_BUCKET,
     TEAM_SUBJECTS,
     TEAMS_STREAM,
@@ -58,7 +59,7 @@ def stream_configs(replicas: int) -> list[StreamConfig]:
     return [care, teams, audit]
 
 
-async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> None:
+async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, lease_ttl_s: float = 10.0) -> None:
     for config in stream_configs(replicas):
         assert config.name is not None
         try:
@@ -67,7 +68,8 @@ async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> None:
             await js.add_stream(config)
         else:
             await js.update_stream(config)
-    for bucket, ttl in ((NHS_NUMBERS_BUCKET, None), (IDEMPOTENCY_BUCKET, IDEMPOTENCY_TTL_S)):
+    buckets = ((NHS_NUMBERS_BUCKET, None), (IDEMPOTENCY_BUCKET, IDEMPOTENCY_TTL_S), (LEASES_BUCKET, lease_ttl_s))
+    for bucket, ttl in buckets:
         try:
             await js.key_value(bucket)
         except NotFoundError:

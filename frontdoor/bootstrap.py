@@ -70,7 +70,7 @@ async def start_services(settings: Settings, *, run_projections: bool, serve_tea
     teams = load_teams(settings.teams_file)
     nc, embedded = await connect_nats(settings)
     js = nc.jetstream()
-    await ensure_streams(js, replicas=settings.stream_replicas)
+    await ensure_streams(js, replicas=settings.stream_replicas, lease_ttl_s=settings.lease_ttl_s)
     engine = create_engine(settings.resolved_database_url())
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
@@ -108,7 +108,7 @@ def projection_runners(services: Services) -> dict[str, ProjectionRunner]:
     s = services.settings
     return {
         p.name: ProjectionRunner(services.nc, services.js, services.engine, p, batch=s.projection_batch,
-                                 poison=s.poison_policy)
+                                 poison=s.poison_policy, lease_ttl_s=s.lease_ttl_s)
         for p in all_projections(services)
     }
 

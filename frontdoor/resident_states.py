@@ -26,7 +26,9 @@ class Folded:
     event_seqs: dict[str, int] = field(default_factory=dict)  # event_id -> stream sequence
 
     def then(self, recorded: list[RecordedEvent]) -> Folded:
-        state, seqs = self.state, dict(self.event_seqs)
+        # The map is shared with the new entry, not copied (that was O(events) per command): an entry is only
+        # ever extended by the one command holding the resident's lock, and the old entry is dropped with it.
+        state, seqs = self.state, self.event_seqs
         for item in recorded:
             state = evolve(state, item.event)
             seqs[item.envelope.event_id] = item.seq
@@ -45,7 +47,6 @@ class ResidentStates:
         cached = None if fresh else self._cache.get(resident_id)
         if cached is not None:
             self._cache.move_to_end(resident_id)
-            # Catch up on anything written since (by another process): usually nothing, one round trip.
             return cached
         folded = Folded().then(await self._store.read_resident(resident_id))
         self.remember(resident_id, folded)

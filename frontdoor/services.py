@@ -50,10 +50,10 @@ class Services:
     async def wait_for(self, projection: str, seq: int) -> tuple[bool, int]:
         """Read-your-writes: waits (bounded) until `projection` has applied `seq`; returns (ok, applied)."""
         runner = self.runners.get(projection)
-        if runner is not None:
+        if runner is not None and runner.leading:
             ok = await runner.wait_for(seq, self.settings.read_wait_s)
             return ok, runner.status.applied_seq
-        # Another process applies it: poll its checkpoint row.
+        # Another process applies it (or this one is a standby): poll its checkpoint row.
         deadline = asyncio.get_running_loop().time() + self.settings.read_wait_s
         while True:
             async with self.engine.connect() as conn:

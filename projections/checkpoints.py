@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.tables import checkpoints
@@ -16,3 +17,24 @@ async def load_checkpoint(conn: AsyncConnection, projection: str) -> int:
 
 async def save_checkpoint(conn: AsyncConnection, projection: str, seq: int) -> None:
     await upsert(conn, checkpoints, [{"projection": projection, "seq": seq}], key=["projection"])
+
+
+class CheckpointMoved(Exception):
+    """Another process advanced this projection meanwhile: this transaction must not commit."""
+
+
+async def advance_checkpoint(conn: AsyncConnection, projection: str, *, expected: int, seq: int) -> None:
+    """Compare-and-set: moves the checkpoint from `expected` to `seq`, or raises if it is no longer `expected`.
+    The fencing that makes two momentary lease holders harmless."""
+    if expected == 0:
+        exists = await conn.scalar(select(checkpoints.c.seq).where(checkpoints.c.projection == projection))
+        if exists is None:
+            try:
+                await conn.execute(checkpoints.insert(), [{"projection": projection, "seq": seq}])
+            except IntegrityError as exc:  # another process inserted it first
+                raise CheckpointMoved(f"projection {projection}: another process started it") from exc
+            return
+    result = await conn.execute(update(checkpoints).where(checkpoints.c.projection == projection,
+                                                          checkpoints.c.seq == expected).values(seq=seq))
+    if result.rowcount != 1:
+        raise CheckpointMoved(f"projection {projection}: checkpoint is no longer {expected}")

@@ -33,6 +33,8 @@ from projections.upsert import upsert
 
 View = dict[str, Any]
 EMITTED = "duplicate_detector.emitted"
+# A block this big says nothing (a placeholder birth date, a care home's postcode): compare with a bounded few.
+MAX_CANDIDATES = 500
 
 
 class FlagSink(Protocol):
@@ -68,8 +70,8 @@ class DuplicateDetector:
                 findings += rules.two_coordinators(recorded.resident_id, view["care_coordinator"], linked)
             if isinstance(event, ResidentRegistered | ResidentDetailsCorrected):
                 findings += await self._possible_duplicates(conn, view)
-            view.setdefault("findings", []).extend({"rule": f.rule, "references": list(f.references)}
-                                                   for f in findings)
+            view.setdefault("findings", []).extend({"rule": f.rule, "references": list(f.references),
+                                                    "identity": list(f.identity)} for f in findings)
             closing = [f["flag_id"] for f in view["open_flags"] if not rules.still_duplicated(view, f)]
             if recorded.seq <= emitted_up_to:
                 continue  # handled before this replay: its flags are already in the stream
@@ -99,7 +101,8 @@ class DuplicateDetector:
         candidates = (await conn.execute(
             select(detector_people).join(detector_blocks, blocked)
             .where(detector_blocks.c.block_key.in_(sorted(matching.probe_keys(person))),
-                   detector_people.c.resident_id != person.resident_id).distinct())).mappings().all()
+                   detector_people.c.resident_id != person.resident_id).distinct()
+            .limit(MAX_CANDIDATES))).mappings().all()
         findings = []
         for row in sorted(candidates, key=lambda r: r["resident_id"]):
             other = matching.Person(**row)

@@ -97,33 +97,48 @@ def tell_my_story_again(view: View, recorded: RecordedEvent, limits: Thresholds)
     event = recorded.event
     if not isinstance(event, ContactRecorded) or view.get("care_coordinator"):
         return []
-    now = recorded.envelope.occurred_at
     findings = []
     for need in event.needs:
         if any(r["need"] == need and r["status"] in OPEN for r in view["referrals"]):
             continue
-        window = [c for c in view["contacts"] if need in c["needs"]
-                  and timedelta(0) <= now - when(c["at"]) <= timedelta(days=limits.story_days)]
-        if len(window) < limits.story_contacts:
+        window = _run_of_calls(view, need, event.contact_id, recorded.envelope.occurred_at, limits)
+        if not window:
             continue
-        window.sort(key=lambda c: (c["at"], c["contact_id"]))
         refs = tuple(c["contact_id"] for c in window)
-        # One flag per run of calls: a fourth call in the same run is the same failure demand, not a new one.
-        if any(f["rule"] == "tell_my_story_again" and set(f["references"]) & set(refs)
-               for f in view["open_flags"] + view["resolved_flags"]):
-            continue
-        if any(set(r) & set(refs) for r in _raised_runs(view)):
+        # One flag per run of calls about a need: a fourth call in the same run is the same failure demand.
+        if any(set(run) & set(refs) for run in _raised_runs(view, need)):
             continue
         findings.append(Finding("tell_my_story_again", "high" if len(window) > limits.story_contacts else "medium",
                                 refs, f"{len(window)} contacts about {need} in {limits.story_days} days and no open "
                                 "referral or coordinator for it: the resident is telling their story again. "
                                 "Refer, or assign a coordinator.", identity=(need, refs[0])))
-    return findings[:1] if findings else []
+    return findings
 
 
-def _raised_runs(view: View) -> list[list[str]]:
-    """Runs of calls already found (the detector remembers its findings in its own copy of the view)."""
-    return [f["references"] for f in view.get("findings", []) if f["rule"] == "tell_my_story_again"]
+def _run_of_calls(view: View, need: str, contact_id: str, at: datetime, limits: Thresholds) -> list[dict[str, Any]]:
+    """The earliest window of `story_days` that holds this contact and enough contacts about `need`. The contact
+    may have been typed up late, so the window can reach after it as well as before."""
+    span = timedelta(days=limits.story_days)
+    about = sorted((c for c in view["contacts"] if need in c["needs"]), key=lambda c: (c["at"], c["contact_id"]))
+    for first in about:
+        start = when(first["at"])
+        if not at - span <= start <= at:
+            continue
+        inside = [c for c in about if start <= when(c["at"]) <= start + span]
+        if len(inside) >= limits.story_contacts and any(c["contact_id"] == contact_id for c in inside):
+            return inside
+    return []
+
+
+def _raised_runs(view: View, need: str) -> list[list[str]]:
+    """Runs of calls about `need` already found: by the detector (it remembers its findings in its copy of the
+    view), or flagged in the stream (a flag is about `need` when every call it names was about it)."""
+    needs_of = {c["contact_id"]: c["needs"] for c in view["contacts"]}
+    flagged = [f["references"] for f in view["open_flags"] + view["resolved_flags"]
+               if f["rule"] == "tell_my_story_again" and all(need in needs_of.get(r, ()) for r in f["references"])]
+    found = [f["references"] for f in view.get("findings", [])
+             if f["rule"] == "tell_my_story_again" and (f.get("identity") or [None])[0] == need]
+    return flagged + found
 
 
 def handoff_ping_pong(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.codec import decode
 from events.subjects import CARE_STREAM
-from projections.checkpoints import load_checkpoint, save_checkpoint
+from projections.checkpoints import CheckpointMoved, advance_checkpoint, load_checkpoint
 from projections.feed import Delivery, FeedGap, PullFeed
+from projections.lease import Lease
 from projections.projection import Projection
 from projections.tables import checkpoints, dead_letters
 
@@ -41,7 +42,7 @@ class ProjectionStopped(RuntimeError):
 
 @dataclass
 class RunnerStatus:
-    state: str = "starting"  # starting | catching_up | live | failed | stopped
+    state: str = "starting"  # starting | standby | catching_up | live | failed | stopped
     applied_seq: int = 0
     pending: int = 0
     parked: int = 0
@@ -61,6 +62,7 @@ class ProjectionRunner:
         batch: int = 500,
         poison: str = "stop",
         stream: str = CARE_STREAM,
+        lease_ttl_s: float = 10.0,
     ) -> None:
         self.projection = projection
         self.status = RunnerStatus()
@@ -68,30 +70,44 @@ class ProjectionRunner:
         self._poison = poison
         self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}", batch=batch)
         self._advanced = asyncio.Condition()
+        self.lease = Lease(js, projection.name, ttl_s=lease_ttl_s)
 
     @property
     def name(self) -> str:
         return self.projection.name
 
+    @property
+    def leading(self) -> bool:
+        return self.lease.held
+
     async def run(self) -> None:
-        """Applies events until cancelled, or until a poison event stops it (the default policy)."""
+        """Applies events while holding the projection's lease, until cancelled, or until a poison event stops
+        it (the default policy). Without the lease it waits as a standby."""
         try:
-            await self._run()
+            while True:
+                self.status.state = "standby"
+                await self.lease.acquire()
+                try:
+                    await self._lead()
+                except CheckpointMoved as moved:
+                    log.warning("%s; standing by", moved)
+                finally:
+                    await self._feed.stop()
+                    await self.lease.release()
         except ProjectionStopped as stopped:
             self.status.state, self.status.error = "failed", str(stopped)
             log.error("%s", stopped)
             raise
         finally:
-            await self._feed.stop()
             if self.status.state != "failed":
                 self.status.state = "stopped"
 
-    async def _run(self) -> None:
+    async def _lead(self) -> None:
         async with self._engine.begin() as conn:
             self.status.applied_seq = await load_checkpoint(conn, self.name)
         await self._feed.start(self.status.applied_seq)
         self.status.state = "catching_up"
-        while True:
+        while not self.lease.lost.is_set():
             try:
                 deliveries = await self._feed.next_batch(max_wait=1.0)
             except FeedGap as gap:
@@ -124,7 +140,9 @@ class ProjectionRunner:
             events = [decode(d.seq, d.data) for d in deliveries]
             async with self._engine.begin() as conn:
                 await self.projection.apply(conn, events)
-                await save_checkpoint(conn, self.name, deliveries[-1].seq)
+                await advance_checkpoint(conn, self.name, expected=self.status.applied_seq, seq=deliveries[-1].seq)
+        except CheckpointMoved:
+            raise
         except Exception as exc:
             if _is_transient(exc):
                 raise
@@ -139,7 +157,9 @@ class ProjectionRunner:
             event = decode(delivery.seq, delivery.data)
             async with self._engine.begin() as conn:
                 await self.projection.apply(conn, [event])
-                await save_checkpoint(conn, self.name, delivery.seq)
+                await advance_checkpoint(conn, self.name, expected=self.status.applied_seq, seq=delivery.seq)
+        except CheckpointMoved:
+            raise
         except Exception as exc:
             if _is_transient(exc):
                 raise
@@ -155,7 +175,7 @@ class ProjectionRunner:
         async with self._engine.begin() as conn:
             await conn.execute(dead_letters.insert(), [{"projection": self.name, "seq": delivery.seq,
                                                         "event_type": event_type, "reason": reason[:2000]}])
-            await save_checkpoint(conn, self.name, delivery.seq)
+            await advance_checkpoint(conn, self.name, expected=self.status.applied_seq, seq=delivery.seq)
         self.status.parked += 1
 
     async def _advance(self, seq: int, count: int) -> None:

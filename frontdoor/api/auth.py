@@ -4,7 +4,7 @@ Every route states the roles it allows; the principal is then passed to the hand
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,10 +66,11 @@ def bearer(request: Request) -> str:
     raise Problem(401, "Not signed in", "send Authorization: Bearer <token>", code="unauthenticated")
 
 
-def requires(*roles: str) -> Callable[[Request], Principal]:
-    """A FastAPI dependency: the signed-in principal, if their role is one of `roles`, else 401/403."""
+def requires(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: the signed-in principal, if their role is one of `roles`, else 401/403.
+    Async on purpose: FastAPI runs a plain `def` dependency in a thread pool, a cost on every request."""
 
-    def dependency(request: Request) -> Principal:
+    async def dependency(request: Request) -> Principal:
         principal = verify_token(request.app.state.services.jwt_secret, bearer(request))
         if principal.role not in roles:
             raise Problem(403, "Not allowed", f"the {principal.role} role cannot do this (allowed: "

@@ -96,7 +96,7 @@ async def favicon() -> Response:
 @router.get("/ui/search")
 @page
 async def search(request: Request, q: Annotated[str | None, Query()] = None) -> Response:
-    who = residents.READERS(request)
+    who = await residents.READERS(request)
     query = (q or "").strip()
     found, error = None, None
     if len(query) > MAX_QUERY:
@@ -116,13 +116,13 @@ async def search(request: Request, q: Annotated[str | None, Query()] = None) -> 
 @router.get("/ui/register")
 @page
 async def register_page(request: Request) -> Response:
-    return _search_page(request, residents.READERS(request), query="", found=None, error=None)
+    return _search_page(request, (await residents.READERS(request)), query="", found=None, error=None)
 
 
 @router.post("/ui/register")
 @page
 async def register(request: Request) -> Response:
-    who = residents.WRITERS(request)
+    who = await residents.WRITERS(request)
     values = forms.values_of(await request.form())
     taken_by = None
     try:

@@ -42,7 +42,7 @@ Write = Callable[[forms.Values], Awaitable[JSONResponse]]
 @page
 async def resident(resident_id: str, request: Request,
                    min_seq: Annotated[int | None, Query(ge=1)] = None, done: str | None = None) -> Response:
-    who = residents.READERS(request)
+    who = await residents.READERS(request)
     return await draw(request, who, resident_id, min_seq=min_seq, done=DONE.get(done or ""))
 
 
@@ -81,7 +81,7 @@ async def _submit(request: Request, who: Principal, resident_id: str, form: str,
 @router.post("/ui/residents/{resident_id}/contacts")
 @page
 async def record_contact(resident_id: str, request: Request) -> Response:
-    who = residents.WRITERS(request)
+    who = await residents.WRITERS(request)
 
     async def write(values: forms.Values) -> JSONResponse:
         return await residents.record_contact(resident_id, forms.contact(values), request, who)
@@ -92,7 +92,7 @@ async def record_contact(resident_id: str, request: Request) -> Response:
 @router.post("/ui/residents/{resident_id}/referrals")
 @page
 async def refer(resident_id: str, request: Request) -> Response:
-    who = workflow.STAFF_OR_TEAM(request)
+    who = await workflow.STAFF_OR_TEAM(request)
 
     async def write(values: forms.Values) -> JSONResponse:
         return await workflow.refer(resident_id, forms.referral(values), request, who)
@@ -103,7 +103,7 @@ async def refer(resident_id: str, request: Request) -> Response:
 @router.post("/ui/residents/{resident_id}/consent")
 @page
 async def record_consent(resident_id: str, request: Request) -> Response:
-    who = residents.WRITERS(request)
+    who = await residents.WRITERS(request)
 
     async def write(values: forms.Values) -> JSONResponse:
         return await residents.record_consent(resident_id, forms.consent(values), request, who)
@@ -114,7 +114,7 @@ async def record_consent(resident_id: str, request: Request) -> Response:
 @router.post("/ui/residents/{resident_id}/care-coordinator")
 @page
 async def assign_coordinator(resident_id: str, request: Request) -> Response:
-    who = workflow.STAFF(request)
+    who = await workflow.STAFF(request)
 
     async def write(values: forms.Values) -> JSONResponse:
         return await workflow.assign_coordinator(resident_id, forms.coordinator(values), request, who)

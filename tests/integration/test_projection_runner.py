@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -18,12 +18,14 @@ from events.codec import wrap
 from events.envelope import Actor, RecordedEvent
 from events.ids import uuid7
 from events.store import JetStreamEventStore
+from projections.checkpoints import CheckpointMoved, advance_checkpoint, load_checkpoint
 from projections.queries import view_of
 from projections.resident_view_projection import ResidentViewProjection
 from projections.runner import ProjectionRunner, ProjectionStopped
 from projections.tables import dead_letters, residents
 
 ACTOR = Actor(id="t", role="call_handler")
+LETTERS = str.maketrans("0123456789abcdef", "qrstuvwxyzbcdfgh")
 
 
 def contact(n: int) -> ContactRecorded:
@@ -34,15 +36,17 @@ def contact(n: int) -> ContactRecorded:
 async def write_city(store: JetStreamEventStore, residents_count: int, contacts_each: int) -> list[str]:
     ids = [uuid7() for _ in range(residents_count)]
 
-    async def one(rid: str) -> None:
-        events: list[Event] = [ResidentRegistered(given_name="A", family_name=f"F{rid[-4:]}",
-                                                  date_of_birth=date(1940, 1, 1), postcode="SO14 7LY")]
+    async def one(index: int, rid: str) -> None:
+        # Distinct people (names and birth dates differ), so the duplicate-person detector has nothing to say.
+        events: list[Event] = [ResidentRegistered(given_name="Ada", family_name=rid[-10:].translate(LETTERS).title(),
+                                                  date_of_birth=date(1930, 1, 1) + timedelta(days=index),
+                                                  postcode="SO14 7LY")]
         events += [contact(i) for i in range(contacts_each)]
         now = datetime.now(UTC)
         await store.append(rid, [wrap(e, event_id=uuid7(), resident_id=rid, actor=ACTOR, occurred_at=now,
                                       correlation_id="c") for e in events], expected_seq=0)
 
-    await asyncio.gather(*(one(rid) for rid in ids))
+    await asyncio.gather(*(one(i, rid) for i, rid in enumerate(ids)))
     return ids
 
 
@@ -148,3 +152,41 @@ async def test_a_poison_event_can_be_parked_and_the_projection_goes_on(nc: NATS,
     assert [(p["projection"], p["seq"], p["event_type"]) for p in parked] == [("fussy", 3, "ContactRecorded")]
     assert "cannot read this contact" in parked[0]["reason"]
     assert view is not None and [c["contact_id"] for c in view["contacts"]] == ["c0", "c2"]
+
+
+async def test_only_one_of_two_runners_applies_and_the_standby_takes_over(nc: NATS, js: JetStreamContext,
+                                                                          engine: AsyncEngine) -> None:
+    store = JetStreamEventStore(nc, js)
+    await write_city(store, 30, 3)
+    first = ProjectionRunner(nc, js, engine, ResidentViewProjection(), batch=20, lease_ttl_s=1.0)
+    second = ProjectionRunner(nc, js, engine, ResidentViewProjection(), batch=20, lease_ttl_s=1.0)
+    async with running(first):
+        await _until(lambda: first.leading)
+        async with running(second):
+            assert await first.wait_for(await store.last_seq(), 20)
+            assert second.status.state == "standby" and second.status.events_applied == 0
+            await write_city(store, 10, 1)
+            assert await first.wait_for(await store.last_seq(), 20)
+        assert second.status.events_applied == 0
+    # The leader is gone (its lease released): a new runner leads and applies only what is new.
+    third = ProjectionRunner(nc, js, engine, ResidentViewProjection(), batch=20, lease_ttl_s=1.0)
+    async with running(third):
+        await _until(lambda: third.leading)
+        await write_city(store, 5, 1)
+        assert await third.wait_for(await store.last_seq(), 20)
+    assert third.status.events_applied == 10
+    assert await count(engine, residents) == 45
+
+
+async def test_the_checkpoint_only_moves_from_where_the_writer_saw_it(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await advance_checkpoint(conn, "p", expected=0, seq=10)
+    with pytest.raises(CheckpointMoved):
+        async with engine.begin() as conn:
+            await advance_checkpoint(conn, "p", expected=0, seq=20)  # a second "first" writer
+    with pytest.raises(CheckpointMoved):
+        async with engine.begin() as conn:
+            await advance_checkpoint(conn, "p", expected=5, seq=20)  # a writer that fell behind
+    async with engine.begin() as conn:
+        await advance_checkpoint(conn, "p", expected=10, seq=20)
+        assert await load_checkpoint(conn, "p") == 20
