@@ -159,6 +159,22 @@ def evaluate(
     print_scores(scores, as_json=as_json)
 
 
+@app.command()
+def spec(
+    out: Annotated[str, typer.Option(help="Folder to write openapi.json and asyncapi.json into")] = "docs",
+) -> None:
+    """Write the HTTP (OpenAPI) and NATS (AsyncAPI) contracts as JSON documents."""
+    from pathlib import Path
+
+    from frontdoor.specs import asyncapi_document, openapi_document, render
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "openapi.json").write_text(render(openapi_document()))
+    (folder / "asyncapi.json").write_text(render(asyncapi_document()))
+    typer.echo(f"wrote {folder / 'openapi.json'} and {folder / 'asyncapi.json'}", err=True)
+
+
 def main() -> None:
     with contextlib.suppress(KeyboardInterrupt):
         app()

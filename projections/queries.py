@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.checkpoints import load_checkpoint
+from projections.people_matching import Person, district, score, swapped
 from projections.resident_view_projection import postcode_key
 from projections.tables import assessments, flags, referrals, resident_views, residents
 
@@ -151,3 +152,24 @@ async def list_flags(conn: AsyncConnection, *, status: str | None, rule: str | N
 async def flag(conn: AsyncConnection, flag_id: str) -> dict[str, Any] | None:
     row = (await conn.execute(select(flags).where(flags.c.flag_id == flag_id))).first()
     return _flag_row(row) if row else None
+
+
+async def likely_matches(conn: AsyncConnection, person: Person, *, threshold: float,
+                         limit: int = 5) -> list[dict[str, Any]]:
+    """Existing residents who may be this person (the detector's blocking and score, on the search table)."""
+    dobs = [person.date_of_birth] + ([other] if (other := swapped(person.date_of_birth)) else [])
+    year = person.date_of_birth.year
+    nearby = and_(residents.c.postcode_key.startswith(district(person.postcode)),
+                  residents.c.date_of_birth.between(date(year, 1, 1), date(year, 12, 31)))
+    rows = await conn.execute(select(residents).where(or_(residents.c.date_of_birth.in_(dobs), nearby),
+                                                      residents.c.resident_id != person.resident_id).limit(500))
+    scored = []
+    for row in rows:
+        other_person = Person(row.resident_id, row.given_name, row.family_name, row.date_of_birth, row.postcode,
+                              row.nhs_number)
+        value = score(other_person, person)
+        if value >= threshold:
+            scored.append({"resident_id": row.resident_id, "given_name": row.given_name,
+                           "family_name": row.family_name, "date_of_birth": row.date_of_birth.isoformat(),
+                           "postcode": row.postcode, "nhs_number": row.nhs_number, "score": round(value, 3)})
+    return sorted(scored, key=lambda m: -m["score"])[:limit]

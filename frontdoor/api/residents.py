@@ -18,6 +18,7 @@ from frontdoor.domain import commands as c
 from frontdoor.domain.errors import NhsNumberTaken, ResidentNotFound
 from frontdoor.services import Services
 from projections import queries, resident_view
+from projections.people_matching import Person
 
 router = APIRouter(tags=["residents"])
 WRITERS = requires(*STAFF_ROLES)
@@ -42,9 +43,19 @@ async def register(body: RegisterBody, request: Request, who: Annotated[Principa
                     if not await services.store.read_resident(resident_id):
                         await services.claims.release(body.nhs_number, resident_id)
             raise
-        return {"resident_id": resident_id, "seq": outcome.seq}
+        return {"resident_id": resident_id, "seq": outcome.seq,
+                "likely_matches": await _likely_matches(services, resident_id, body)}
 
     return await idempotent(request, who, status=201, run=run)
+
+
+async def _likely_matches(services: Services, resident_id: str, body: RegisterBody) -> list[dict[str, Any]]:
+    """Existing records that may be the same person, so the call handler can use one of those instead (the
+    detector will also flag the pair for linking)."""
+    person = Person(resident_id, body.given_name, body.family_name, body.date_of_birth, body.postcode,
+                    body.nhs_number)
+    async with services.engine.connect() as conn:
+        return await queries.likely_matches(conn, person, threshold=services.settings.person_match)
 
 
 async def _claim_nhs_number(services: Services, number: str, resident_id: str) -> None:

@@ -61,8 +61,13 @@ async def test_parallel_referrals_are_flagged_and_the_flag_closes_when_one_is_wi
 async def test_a_second_registration_of_one_person_is_flagged_and_can_be_linked(
         client: httpx.AsyncClient, services: Services) -> None:
     first = (await client.post("/residents", json=RESIDENT | {"given_name": "Margaret", "nhs_number": None})).json()
+    assert first["likely_matches"] == []
+    await client.get(f"/residents/{first['resident_id']}", params={"min_seq": first["seq"]})
     second = (await client.post("/residents", json=RESIDENT | {"given_name": "Peggy", "nhs_number": None,
                                                                 "postcode": "SO16 3DD"})).json()
+    # The call handler is offered the existing record at once.
+    assert [m["resident_id"] for m in second["likely_matches"]] == [first["resident_id"]]
+    assert second["likely_matches"][0]["given_name"] == "Margaret"
     spouse = (await client.post("/residents", json=RESIDENT | {"given_name": "Albert", "nhs_number": None,
                                                                 "date_of_birth": "1939-02-02"})).json()
     flagged = await flags_until(client, lambda f: len(f) >= 1, rule="possible_duplicate_resident")
