@@ -3,8 +3,10 @@ read-model database (SQLite by default; PostgreSQL when FRONTDOOR_TEST_DATABASE_
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+import sys
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
 import nats
@@ -28,11 +30,21 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNa
     server.stop()
 
 
+async def bounded(step: Awaitable[object], what: str, within: float = 20.0) -> None:
+    """A teardown that cannot hang the suite: on timeout it says where every task is, then fails."""
+    try:
+        await asyncio.wait_for(step, within)
+    except TimeoutError:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        pytest.fail(f"teardown of {what} did not finish in {within:g}s (task stacks on stderr)")
+
+
 @pytest.fixture
 async def nc(nats_server: EmbeddedNats) -> AsyncIterator[NATS]:
     client = await nats.connect(nats_server.url, max_reconnect_attempts=-1)
     yield client
-    await client.drain()
+    await bounded(client.close(), "the test's NATS connection")
 
 
 @pytest.fixture
@@ -59,4 +71,4 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
             await conn.execute(text("CREATE SCHEMA public"))
         await conn.run_sync(metadata.create_all)
     yield eng
-    await eng.dispose()
+    await bounded(eng.dispose(), "the test database engine")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from frontdoor.embedded_nats import EmbeddedNats
 from frontdoor.services import Services
 from frontdoor.settings import Settings
 from frontdoor.web import create_web_app
-from tests.conftest import database_url
+from tests.conftest import bounded, database_url
 
 SECRET = "integration-test-secret-0123456789abcdef"
 
@@ -31,12 +29,7 @@ async def services(nats_server: EmbeddedNats, js: JetStreamContext, engine: Asyn
                         jwt_secret=SECRET, read_wait_s=5.0)
     running = await start_services(settings, run_projections=True, serve_team_commands=True)
     yield running
-    try:
-        await asyncio.wait_for(stop_services(running), 20)
-    except TimeoutError:  # say where it hangs rather than hanging the suite
-        for task in asyncio.all_tasks():
-            task.print_stack(file=sys.stderr)
-        raise
+    await bounded(stop_services(running), "the app's services")
 
 
 def auth(role: str, team: str | None = None, sub: str = "tester") -> dict[str, str]:
@@ -46,9 +39,10 @@ def auth(role: str, team: str | None = None, sub: str = "tester") -> dict[str, s
 @pytest.fixture
 async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_web_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://frontdoor", timeout=30,
-                                 headers=auth("call_handler")) as http:
-        yield http
+    http = httpx.AsyncClient(transport=transport, base_url="http://frontdoor", timeout=30,
+                             headers=auth("call_handler"))
+    yield http
+    await bounded(http.aclose(), "the HTTP client")
 
 
 RESIDENT: dict[str, Any] = {"given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "1941-12-10",
