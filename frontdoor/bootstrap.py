@@ -13,7 +13,7 @@ from nats.aio.client import Client as NATS
 from events.claims import NhsNumberClaims
 from events.store import JetStreamEventStore
 from events.streams import ensure_streams
-from events.subjects import IDEMPOTENCY_BUCKET
+from events.subjects import CARE_STREAM, IDEMPOTENCY_BUCKET
 from frontdoor.audit import AuditLog
 from frontdoor.embedded_nats import EmbeddedNats
 from frontdoor.flagging import FlagWriter
@@ -24,6 +24,7 @@ from frontdoor.services import Services
 from frontdoor.settings import Settings
 from frontdoor.team_commands import team_command_broker
 from frontdoor.teams import load_teams
+from projections.audit_projection import AuditProjection
 from projections.caseload_projection import CaseloadProjection
 from projections.database import create_engine
 from projections.detector import DuplicateDetector
@@ -49,7 +50,8 @@ def all_projections(services: Services) -> list[Projection]:
         return (team.organisation, team.sector) if team else (None, None)
 
     return [ResidentViewProjection(), CaseloadProjection(), FlagsProjection(),
-            DuplicateDetector(FlagWriter(services.handler), thresholds), TeamFeedRouter(services.js, team_info)]
+            DuplicateDetector(FlagWriter(services.handler), thresholds), TeamFeedRouter(services.js, team_info),
+            AuditProjection()]
 
 
 async def connect_nats(settings: Settings) -> tuple[NATS, EmbeddedNats | None]:
@@ -108,7 +110,8 @@ def projection_runners(services: Services) -> dict[str, ProjectionRunner]:
     s = services.settings
     return {
         p.name: ProjectionRunner(services.nc, services.js, services.engine, p, batch=s.projection_batch,
-                                 poison=s.poison_policy, lease_ttl_s=s.lease_ttl_s)
+                                 poison=s.poison_policy, lease_ttl_s=s.lease_ttl_s,
+                                 stream=getattr(p, "stream", CARE_STREAM))
         for p in all_projections(services)
     }
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from projections.checkpoints import load_checkpoint
 from projections.people_matching import Person, district, score, swapped
 from projections.resident_view_projection import postcode_key
-from projections.tables import assessments, flags, referrals, resident_views, residents
+from projections.tables import assessments, audit_log, flags, referrals, resident_views, residents
 
 _NHS = re.compile(r"^\d{10}$")
 _POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?(\d[A-Z]{2})?$")
@@ -173,3 +173,9 @@ async def likely_matches(conn: AsyncConnection, person: Person, *, threshold: fl
                            "family_name": row.family_name, "date_of_birth": row.date_of_birth.isoformat(),
                            "postcode": row.postcode, "nhs_number": row.nhs_number, "score": round(value, 3)})
     return sorted(scored, key=lambda m: -m["score"])[:limit]
+
+
+async def audit_of(conn: AsyncConnection, resident_id: str, *, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(audit_log).where(audit_log.c.resident_id == resident_id)
+                              .order_by(audit_log.c.seq.desc()).limit(limit))
+    return [dict(r._mapping) for r in rows]

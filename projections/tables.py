@@ -134,3 +134,17 @@ router_residents = Table(
     Column("teams", Text, nullable=False),  # JSON list
     Column("consent", Text),  # JSON object, or null when none was recorded
 )
+
+# Who viewed which record, when and why: from the AUDIT stream, for GET /residents/{id}/audit.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),  # the AUDIT stream's sequence
+    Column("resident_id", String(36), index=True),
+    Column("viewer", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("team_id", String(64)),
+    Column("what", String(200), nullable=False),
+    Column("purpose", String(200)),
+    Column("at", String(40), nullable=False),
+)

@@ -13,7 +13,8 @@ from frontdoor.api.writes import services_of
 from projections.queries import checkpoint
 
 router = APIRouter(tags=["health"])
-PROJECTIONS = ("resident_view", "caseload", "flags", "duplicate_detector")
+PROJECTIONS = ("resident_view", "caseload", "flags", "duplicate_detector", "team_router", "audit_log")
+ON_CARE = set(PROJECTIONS) - {"audit_log"}  # audit_log follows the AUDIT stream
 
 
 @router.get("/health", summary="Liveness, NATS and database reachability, projection positions")
@@ -34,7 +35,8 @@ async def health(request: Request) -> JSONResponse:
         report["database"], positions = {"ok": False, "error": str(exc)[:200]}, {}
     projections: dict[str, Any] = {}
     for name, applied in positions.items():
-        entry: dict[str, Any] = {"applied_seq": applied, "behind": (last - applied) if last is not None else None}
+        behind = (last - applied) if last is not None and name in ON_CARE else None
+        entry: dict[str, Any] = {"applied_seq": applied, "behind": behind}
         runner = services.runners.get(name)
         if runner is not None:
             entry |= {"state": runner.status.state, "parked": runner.status.parked, "error": runner.status.error}

@@ -199,3 +199,17 @@ async def correct(resident_id: str, body: CorrectBody, request: Request,
         return {"resident_id": resident_id, "seq": outcome.seq, "changed": [type(e).__name__ for e in outcome.events]}
 
     return await idempotent(request, who, status=200, run=run)
+
+
+@router.get("/residents/{resident_id}/audit", summary="Who viewed this record, when and why (admins)")
+async def audit(resident_id: str, request: Request, who: Annotated[Principal, Depends(requires("admin"))],
+                limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                min_seq: Annotated[int | None, Query(ge=1, description="an AUDIT stream sequence to wait for")] = None,
+                ) -> dict[str, Any]:
+    services = services_of(request)
+    await wait_for_read(services, "audit_log", min_seq)
+    async with services.engine.connect() as conn:
+        entries = await queries.audit_of(conn, resident_id, limit=limit)
+    await services.audit.viewed(who.actor, what="audit", resident_id=resident_id,
+                                purpose=request.headers.get("x-purpose"), correlation_id=_correlation(request))
+    return {"resident_id": resident_id, "entries": entries, "count": len(entries)}

@@ -177,3 +177,20 @@ async def test_consent_is_recorded_and_shown(client: httpx.AsyncClient) -> None:
     assert consent.status_code == 201
     view = (await client.get(f"/residents/{resident['resident_id']}", params={"min_seq": consent.json()["seq"]})).json()
     assert view["consent"]["decision"] == "granted" and view["consent"]["basis"] == "verbal"
+
+
+async def test_admins_read_who_viewed_a_record_and_others_cannot(client: httpx.AsyncClient) -> None:
+    resident = await register(client)
+    rid = resident["resident_id"]
+    await client.get(f"/residents/{rid}", params={"min_seq": resident["seq"]}, headers={"X-Purpose": "triage"})
+    assert (await client.get(f"/residents/{rid}/audit")).status_code == 403
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        log = (await client.get(f"/residents/{rid}/audit", headers=auth("admin"))).json()
+        if log["count"] >= 1:
+            break
+        assert asyncio.get_running_loop().time() < deadline, log
+        await asyncio.sleep(0.05)
+    entry = log["entries"][-1]
+    assert (entry["viewer"], entry["role"], entry["what"], entry["purpose"]) == ("tester", "call_handler",
+                                                                                 "resident", "triage")
