@@ -54,7 +54,8 @@ def _field_of(location: tuple[Any, ...]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field_of(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid"),
+        errors = [{"field": _field_of(tuple(e.get("loc", ()))),
+                   "message": str(e.get("msg", "invalid")).removeprefix("Value error, "),
                    "type": e.get("type")} for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         if any(e["type"] == "json_invalid" for e in errors):
