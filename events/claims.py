@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 
 from events.subjects import NHS_NUMBERS_BUCKET
@@ -62,6 +62,13 @@ class NhsNumberClaims:
         except KeyWrongLastSequenceError:
             return None
         return Claim(claim.number, resident_id, revision)
+
+    async def numbers(self) -> list[str]:
+        try:
+            keys: list[str] = await self._kv.keys()
+        except NoKeysError:
+            return []
+        return keys
 
     async def release(self, number: str, resident_id: str) -> None:
         """Frees a number after a correction moved the resident to another one."""

@@ -160,6 +160,28 @@ def evaluate(
 
 
 @app.command()
+def check() -> None:
+    """Consistency check: NHS-number claims whose registration never landed (exit 1 if any are found)."""
+    settings = load_settings()
+    raise typer.Exit(asyncio.run(_check(settings)))
+
+
+async def _check(settings: Settings) -> int:
+    from frontdoor.bootstrap import start_services, stop_services
+    from frontdoor.consistency import check_claims
+
+    services = await start_services(settings, run_projections=False)
+    try:
+        checked, problems = await check_claims(services)
+    finally:
+        await stop_services(services)
+    for p in problems:
+        typer.echo(f"NHS number {p.number}: claimed by {p.resident_id}: {p.problem}")
+    typer.echo(f"frontdoor: {checked} NHS-number claims checked, {len(problems)} need attention", err=True)
+    return 1 if problems else 0
+
+
+@app.command()
 def spec(
     out: Annotated[str, typer.Option(help="Folder to write openapi.json and asyncapi.json into")] = "docs",
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -143,3 +144,26 @@ async def test_many_concurrent_batches_all_land(store: JetStreamEventStore) -> N
                                                   expected_seq=0) for rid in ids))
     assert len({r.seq for r in results}) == 300
     assert await store.count() == 600
+
+
+async def test_the_consistency_check_reports_a_claim_whose_registration_never_landed(
+        nc: NATS, js: JetStreamContext, tmp_path: Path) -> None:
+    from frontdoor.bootstrap import start_services, stop_services
+    from frontdoor.consistency import check_claims
+    from frontdoor.settings import Settings
+
+    services = await start_services(Settings(nats_url=nc.connected_url.geturl() if nc.connected_url else "",
+                                             data_dir=tmp_path, jwt_secret="x" * 32), run_projections=False)
+    try:
+        rid = uuid7()
+        await services.claims.claim("9434765919", rid)  # the process "crashed" before appending
+        landed = uuid7()
+        await services.claims.claim("4010232137", landed)
+        await services.store.append(landed, [envelope(landed, ResidentRegistered(
+            nhs_number="4010232137", given_name="B", family_name="C", date_of_birth=date(1950, 1, 1),
+            postcode="SO14 7LY"))], expected_seq=0)
+        checked, problems = await check_claims(services, progress=False)
+    finally:
+        await stop_services(services)
+    assert checked == 2
+    assert [(p.number, p.resident_id) for p in problems] == [("9434765919", rid)]
