@@ -127,10 +127,13 @@ class ProjectionRunner:
         while True:
             try:
                 await self._apply(deliveries)
+                self.status.error = None
                 return
             except Exception as exc:
                 if not _is_transient(exc):
                     raise
+                # Shown in /health while it lasts: a projection waiting on its database is not "live".
+                self.status.error = f"database unavailable, retrying: {str(exc)[:200]}"
                 log.warning("projection %s: database unavailable (%s); retrying in %.1fs", self.name, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
