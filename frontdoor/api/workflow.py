@@ -6,6 +6,7 @@ it, and refers or assesses as itself. Staff roles act for the front door.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -75,57 +76,58 @@ async def refer(resident_id: str, body: ReferralBody, request: Request,
     return await _respond(request, who, resident_id, command, {"referral_id": referral_id}, status=201)
 
 
+async def _team_step(request: Request, who: Principal, referral_id: str, claimed_team: str | None,
+                     make: Callable[[str], c.Command], reply: dict[str, Any]) -> JSONResponse:
+    """A step by the team holding a referral: a team token acts as itself; staff act for the holding team."""
+    services = services_of(request)
+    resident_id = await resident_of(services, "referral", referral_id)
+    by_team = _acting_team(who, claimed_team) or await team_holding(services, resident_id, referral_id)
+    return await _respond(request, who, resident_id, make(by_team), {"referral_id": referral_id} | reply)
+
+
 @router.post("/referrals/{referral_id}/accept", summary="Accept a referral (the team it is addressed to)")
 async def accept(referral_id: str, request: Request, who: Annotated[Principal, Depends(TEAM_OR_ADMIN)],
                  team: str | None = None) -> JSONResponse:
-    services = services_of(request)
-    resident_id = await resident_of(services, "referral", referral_id)
-    by_team = _acting_team(who, team) or await team_holding(services, resident_id, referral_id)
-    command = c.AcceptReferral(at=now(), referral_id=referral_id, by_team=by_team)
-    return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "accepted"})
+    return await _team_step(request, who, referral_id, team,
+                            lambda by: c.AcceptReferral(at=now(), referral_id=referral_id, by_team=by),
+                            {"status": "accepted"})
 
 
 @router.post("/referrals/{referral_id}/decline", summary="Decline a referral, saying why")
 async def decline(referral_id: str, body: ReasonBody, request: Request,
                   who: Annotated[Principal, Depends(TEAM_OR_ADMIN)]) -> JSONResponse:
-    services = services_of(request)
-    resident_id = await resident_of(services, "referral", referral_id)
-    by_team = _acting_team(who, None) or await team_holding(services, resident_id, referral_id)
-    command = c.DeclineReferral(at=now(), referral_id=referral_id, by_team=by_team, reason=body.reason)
-    return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "declined"})
+    return await _team_step(request, who, referral_id, None,
+                            lambda by: c.DeclineReferral(at=now(), referral_id=referral_id, by_team=by,
+                                                         reason=body.reason),
+                            {"status": "declined"})
 
 
 @router.post("/referrals/{referral_id}/complete", summary="Complete an accepted referral")
 async def complete(referral_id: str, body: OutcomeBody, request: Request,
                    who: Annotated[Principal, Depends(TEAM_OR_ADMIN)]) -> JSONResponse:
-    services = services_of(request)
-    resident_id = await resident_of(services, "referral", referral_id)
-    by_team = _acting_team(who, None) or await team_holding(services, resident_id, referral_id)
-    command = c.CompleteReferral(at=now(), referral_id=referral_id, by_team=by_team, outcome=body.outcome)
-    return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "completed"})
-
-
-@router.post("/referrals/{referral_id}/withdraw", summary="Withdraw a referral that is no longer needed")
-async def withdraw(referral_id: str, body: ReasonBody, request: Request,
-                   who: Annotated[Principal, Depends(STAFF_OR_TEAM)]) -> JSONResponse:
-    services = services_of(request)
-    resident_id = await resident_of(services, "referral", referral_id)
-    command = c.WithdrawReferral(at=now(), referral_id=referral_id, by_team=_acting_team(who, None),
-                                 reason=body.reason)
-    return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "withdrawn"})
+    return await _team_step(request, who, referral_id, None,
+                            lambda by: c.CompleteReferral(at=now(), referral_id=referral_id, by_team=by,
+                                                          outcome=body.outcome),
+                            {"status": "completed"})
 
 
 @router.post("/referrals/{referral_id}/handoff", summary="Hand an accepted referral to another team")
 async def handoff(referral_id: str, body: HandoffBody, request: Request,
                   who: Annotated[Principal, Depends(TEAM_OR_ADMIN)]) -> JSONResponse:
-    services = services_of(request)
-    _known_team(services, body.to_team, "to_team")
-    resident_id = await resident_of(services, "referral", referral_id)
-    by_team = _acting_team(who, None) or await team_holding(services, resident_id, referral_id)
-    command = c.HandOffReferral(at=now(), referral_id=referral_id, by_team=by_team, to_team=body.to_team,
-                                reason=body.reason)
-    return await _respond(request, who, resident_id, command,
-                          {"referral_id": referral_id, "status": "made", "to_team": body.to_team})
+    _known_team(services_of(request), body.to_team, "to_team")
+    return await _team_step(request, who, referral_id, None,
+                            lambda by: c.HandOffReferral(at=now(), referral_id=referral_id, by_team=by,
+                                                         to_team=body.to_team, reason=body.reason),
+                            {"status": "made", "to_team": body.to_team})
+
+
+@router.post("/referrals/{referral_id}/withdraw", summary="Withdraw a referral that is no longer needed")
+async def withdraw(referral_id: str, body: ReasonBody, request: Request,
+                   who: Annotated[Principal, Depends(STAFF_OR_TEAM)]) -> JSONResponse:
+    resident_id = await resident_of(services_of(request), "referral", referral_id)
+    command = c.WithdrawReferral(at=now(), referral_id=referral_id, by_team=_acting_team(who, None),
+                                 reason=body.reason)
+    return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "withdrawn"})
 
 
 @router.post("/residents/{resident_id}/assessments", status_code=201, summary="Start an assessment")
