@@ -20,7 +20,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import command_path, http_contact, projection_catchup, store_append
+from bench import command_path, flag_latency, http_contact, projection_catchup, store_append
 from bench.common import Row, table
 
 Bench = Callable[[bool, bool], Awaitable[list[Row]]]
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, Bench] = {
     command_path.NAME: lambda quick, _profile: command_path.run(quick),
     projection_catchup.NAME: lambda quick, profile: projection_catchup.run(quick, profile),
     http_contact.NAME: lambda quick, _profile: http_contact.run(quick),
+    flag_latency.NAME: lambda quick, _profile: flag_latency.run(quick),
 }
 
 

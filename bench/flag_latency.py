@@ -1,0 +1,139 @@
+"""Issue 5: a flag appears over HTTP within one second of the event that causes it, at 1,000 events/s of load.
+
+A real `frontdoor serve` (API + projections + detector, one process) on the project's own nats-server. This
+process writes background load straight to the store at a steady 1,000 events/s (contacts on 200 residents);
+meanwhile it registers probe residents over HTTP, refers each to two teams for the same need, and polls
+GET /flags?resident_id= until the parallel-referrals flag is there. Baseline, same run: how long the joined-up view
+takes to show the second referral (GET /residents/{id}?min_seq=), i.e. read-your-writes of the plain projection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from datetime import UTC, date, datetime
+
+import httpx
+import nats
+
+from bench.common import Row, envelope, info_row, percentile, temp_dir
+from bench.http_contact import SECRET, start, stop, wait_healthy
+from events.catalogue import Caller, ContactRecorded, ResidentRegistered
+from events.ids import uuid7
+from events.store import JetStreamEventStore
+from events.streams import ensure_streams
+from frontdoor.api.auth import issue_token
+from frontdoor.embedded_nats import EmbeddedNats, free_port
+
+NAME = "flag_latency"
+RATE = 1000.0
+LETTERS = str.maketrans("0123456789abcdef", "qrstuvwxyzbcdfgh")
+
+
+async def _background_load(store: JetStreamEventStore, stop_at: float) -> int:
+    """Contacts on 200 residents at a steady RATE per second, until `stop_at`."""
+    residents = [uuid7() for _ in range(200)]
+    last: dict[str, int] = {}
+    for i, rid in enumerate(residents):
+        person = ResidentRegistered(given_name="Load", family_name=rid[-10:].translate(LETTERS).title(),
+                                    date_of_birth=date(1930, 1, 1 + i % 28), postcode="SO15 2AA")
+        last[rid] = (await store.append(rid, [envelope(rid, person)], expected_seq=0)).seq
+    sent, started = 0, time.monotonic()
+    caller = Caller(relationship="self")
+    while time.monotonic() < stop_at:
+        due = int((time.monotonic() - started) * RATE) - sent
+        batch = []
+        for _ in range(max(due, 0)):
+            rid = residents[sent % len(residents)]
+            # No needs: the load itself should not make the detector flag (and write to these residents).
+            event = ContactRecorded(contact_id=uuid7(), channel="phone", caller=caller, needs=[],
+                                    summary="load", outcome="advice")
+            batch.append((rid, event))
+            sent += 1
+        for rid, event in batch:  # one resident at a time keeps the expected sequences right
+            last[rid] = (await store.append(rid, [envelope(rid, event)], expected_seq=last[rid])).seq
+        await asyncio.sleep(0.005)
+    return sent
+
+
+async def _probe(client: httpx.AsyncClient) -> tuple[float, float]:
+    """Seconds from the second referral's answer until (the view shows it, the flag is listed)."""
+    rid = (await client.post("/residents", json={"given_name": "Probe", "family_name": uuid7()[-10:].translate(
+        LETTERS).title(), "date_of_birth": "1938-03-03", "postcode": "SO17 1AA"})).json()["resident_id"]
+    await client.post(f"/residents/{rid}/referrals", json={"to_team": "ot-north", "need": "mobility and falls"})
+    second = await client.post(f"/residents/{rid}/referrals", json={"to_team": "reab-north",
+                                                                     "need": "mobility and falls"})
+    t0 = time.perf_counter()
+    await client.get(f"/residents/{rid}", params={"min_seq": second.json()["seq"]})
+    view_s = time.perf_counter() - t0
+    while not (await client.get("/flags", params={"resident_id": rid})).json()["flags"]:
+        if time.perf_counter() - t0 > 30:
+            return view_s, float("inf")
+        await asyncio.sleep(0.01)
+    return view_s, time.perf_counter() - t0
+
+
+async def run(quick: bool) -> list[Row]:
+    rows = await _run(quick, workers=0)
+    return rows + await _run(quick, workers=1)
+
+
+async def _run(quick: bool, *, workers: int) -> list[Row]:
+    """`workers` extra `frontdoor project` processes: projections then spread over processes (one lease each)."""
+    probes = 10 if quick else 40
+    with temp_dir(NAME) as workdir:
+        server = EmbeddedNats(workdir / "nats").start()
+        port = free_port()
+        env = os.environ | {"FRONTDOOR_NATS_URL": server.url, "FRONTDOOR_DATA_DIR": str(workdir / "data"),
+                            "FRONTDOOR_JWT_SECRET": SECRET}
+        env.pop("FRONTDOOR_DATABASE_URL", None)
+        log = workdir / "serve.log"
+        process = start([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env, log)
+        projectors = [start([sys.executable, "-m", "frontdoor", "project"], env, workdir / f"project-{n}.log")
+                      for n in range(workers)]
+        nc = await nats.connect(server.url)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            await asyncio.to_thread(wait_healthy, base, process, log)
+            js = nc.jetstream()
+            await ensure_streams(js)
+            store = JetStreamEventStore(nc, js)
+            token = issue_token(SECRET, sub="bench", role="call_handler")
+            async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                                         timeout=60) as client:
+                load_for = 6.0 + probes * 0.6
+                started = time.monotonic()
+                load = asyncio.create_task(_background_load(store, time.monotonic() + load_for))
+                await asyncio.sleep(2.0)  # let the load settle before probing
+                results = []
+                for _ in range(probes):
+                    results.append(await _probe(client))
+                    await asyncio.sleep(0.3)
+                sent = await load
+                rate = sent / (time.monotonic() - started)
+        finally:
+            with contextlib.suppress(Exception):
+                await nc.close()
+            stop(process)
+            for projector in projectors:
+                stop(projector)
+            server.stop()
+            warnings = [line for line in log.read_text().splitlines() if "WARNING" in line or "ERROR" in line]
+            for line in warnings[-10:]:  # what the server complained of, beside the figures
+                print(f"  serve: {line[:200]}", flush=True)
+    views = [v for v, _ in results]
+    flags = [f for _, f in results]
+    p99 = percentile(flags, 99)
+    shape = f"serve + {workers} project" if workers else "serve alone"
+    return [
+        info_row(NAME, f"{shape}: background load written", rate, "events/s"),
+        info_row(NAME, f"{shape}: flag visible over HTTP p50", percentile(flags, 50) * 1000, "ms",
+                 percentile(views, 50) * 1000),
+        Row(NAME, f"{shape}: flag visible over HTTP p99 (baseline: view shows the write)", p99 * 1000, "ms",
+            percentile(views, 99) * 1000, None, p99 < 1.0, "< 1000 ms"),
+        info_row(NAME, f"{shape}: flag visible over HTTP max", max(flags) * 1000, "ms", max(views) * 1000),
+        info_row(NAME, f"{shape}: probes at {datetime.now(UTC):%H:%M} UTC", float(len(results)), "probes"),
+    ]
