@@ -18,6 +18,7 @@ class AuditProjection:
     name = "audit_log"
     stream = AUDIT_STREAM
     tables: Sequence[Table] = (audit_log,)
+    handles: frozenset[str] | None = frozenset({"RecordViewed"})
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         rows = [{"seq": r.seq, "resident_id": r.event.resident_id, "viewer": r.event.viewer, "role": r.event.role,

@@ -34,6 +34,8 @@ _LATER_STEPS = (ReferralAccepted, ReferralDeclined, ReferralCompleted, ReferralW
 class CaseloadProjection:
     name = "caseload"
     tables: Sequence[Table] = (referrals, assessments)
+    handles: frozenset[str] | None = frozenset(
+        cls.type_name() for cls in (ReferralMade, *_LATER_STEPS, AssessmentStarted, AssessmentCompleted))
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         later_steps = [e.event for e in batch if isinstance(e.event, _LATER_STEPS)]

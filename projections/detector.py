@@ -46,6 +46,7 @@ class FlagSink(Protocol):
 class DuplicateDetector:
     name = "duplicate_detector"
     tables: Sequence[Table] = (detector_views, detector_people, detector_blocks)
+    handles: frozenset[str] | None = None
 
     def __init__(self, sink: FlagSink, thresholds: rules.Thresholds) -> None:
         self._sink = sink

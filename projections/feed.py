@@ -26,6 +26,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from events.codec import TYPE_HEADER
+
 PULL_EXPIRES_S = 5.0
 
 
@@ -38,6 +40,7 @@ class Delivery:
     seq: int  # stream sequence
     pending: int  # messages still after this one for the consumer: 0 means caught up
     data: bytes
+    type: str | None = None  # the Frontdoor-Type header: lets a projection skip events it does not handle
 
 
 class PullFeed:
@@ -129,7 +132,7 @@ class PullFeed:
         if cseq != self._last_cseq + 1:
             self._gap = True
         self._last_cseq = cseq
-        self._buffer.append(Delivery(sseq, pending, msg.data))
+        self._buffer.append(Delivery(sseq, pending, msg.data, headers.get(TYPE_HEADER) if headers else None))
         self._outstanding -= 1
         if self._outstanding <= 0:
             self._outstanding = 0

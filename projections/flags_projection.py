@@ -17,6 +17,7 @@ from projections.upsert import upsert
 class FlagsProjection:
     name = "flags"
     tables: Sequence[Table] = (flags,)
+    handles: frozenset[str] | None = frozenset({"DuplicationFlagged", "DuplicationResolved"})
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         for recorded in batch:

@@ -19,6 +19,12 @@ class Projection(Protocol):
     @property
     def tables(self) -> Sequence[Table]: ...
 
+    @property
+    def handles(self) -> frozenset[str] | None:
+        """The event types `apply` does anything with (None: all). The runner does not even decode the others,
+        it only moves the checkpoint past them."""
+        ...
+
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         """Writes the effect of `batch` (in stream order) inside the caller's transaction."""
         ...

@@ -26,6 +26,7 @@ _CHUNK = 500  # keeps IN (...) lists well inside every database's parameter limi
 class ResidentViewProjection:
     name = "resident_view"
     tables: Sequence[Table] = (residents, resident_views)
+    handles: frozenset[str] | None = None
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         touched = {e.resident_id for e in batch}

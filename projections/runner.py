@@ -140,9 +140,10 @@ class ProjectionRunner:
 
     async def _apply(self, deliveries: list[Delivery]) -> None:
         try:
-            events = [decode(d.seq, d.data) for d in deliveries]
+            events = [decode(d.seq, d.data) for d in deliveries if self._handles(d)]
             async with self._engine.begin() as conn:
-                await self.projection.apply(conn, events)
+                if events:
+                    await self.projection.apply(conn, events)
                 await advance_checkpoint(conn, self.name, expected=self.status.applied_seq, seq=deliveries[-1].seq)
         except CheckpointMoved:
             raise
@@ -157,9 +158,10 @@ class ProjectionRunner:
 
     async def _apply_one(self, delivery: Delivery) -> None:
         try:
-            event = decode(delivery.seq, delivery.data)
+            events = [decode(delivery.seq, delivery.data)] if self._handles(delivery) else []
             async with self._engine.begin() as conn:
-                await self.projection.apply(conn, [event])
+                if events:
+                    await self.projection.apply(conn, events)
                 await advance_checkpoint(conn, self.name, expected=self.status.applied_seq, seq=delivery.seq)
         except CheckpointMoved:
             raise
@@ -171,6 +173,10 @@ class ProjectionRunner:
                 raise ProjectionStopped(self.name, delivery.seq, reason) from exc
             await self._park(delivery, reason)
         await self._advance(delivery.seq, 1)
+
+    def _handles(self, delivery: Delivery) -> bool:
+        wanted = self.projection.handles
+        return wanted is None or delivery.type is None or delivery.type in wanted
 
     async def _park(self, delivery: Delivery, reason: str) -> None:
         log.error("projection %s parked stream sequence %d: %s", self.name, delivery.seq, reason)

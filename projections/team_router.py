@@ -54,6 +54,7 @@ def addressed_to(event: Event) -> set[str]:
 class TeamFeedRouter:
     name = "team_router"
     tables: Sequence[Table] = (router_residents,)
+    handles: frozenset[str] | None = None
 
     def __init__(self, js: JetStreamContext, team_info: TeamInfo) -> None:
         self._js = js
