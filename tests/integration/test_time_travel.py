@@ -1,0 +1,106 @@
+"""`GET /residents/{id}?as_of=`: the joined-up view as it was at any moment, folded from the stream. Between
+every two steps of a referral's life the view as of that moment is exactly the live view taken then."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from frontdoor.bootstrap import Services
+from tests.integration.conftest import CONTACT, RESIDENT, auth
+from tests.integration.test_http_workflow import assert_problem, referral_of, register
+
+DN = auth("team", "dn-central", sub="dn-nurse")
+OT = auth("team", "ot-central", sub="ot-worker")
+INDIA = timezone(timedelta(hours=5, minutes=30))
+
+
+async def moment() -> datetime:
+    """Now, strictly after anything already stamped: the next command's clock reads later than this."""
+    at = datetime.now(UTC)
+    await asyncio.sleep(0.001)  # the clock has microseconds: a millisecond later is strictly later
+    return at
+
+
+async def as_of(client: httpx.AsyncClient, resident_id: str, at: datetime,
+                headers: dict[str, str] | None = None) -> httpx.Response:
+    return await client.get(f"/residents/{resident_id}", params={"as_of": at.isoformat()}, headers=headers)
+
+
+async def live(client: httpx.AsyncClient, resident_id: str, seq: int) -> dict[str, Any]:
+    response = await client.get(f"/residents/{resident_id}", params={"min_seq": seq})
+    assert response.status_code == 200, response.text
+    doc: dict[str, Any] = response.json()
+    assert doc["version"] == seq
+    return doc
+
+
+async def test_as_of_each_moment_of_a_referrals_life_is_exactly_the_view_then(client: httpx.AsyncClient,
+                                                                             services: Services) -> None:
+    snapshots: list[tuple[str, datetime, dict[str, Any]]] = []  # after each step: its name, a moment, the view
+
+    async def took(name: str, response: httpx.Response) -> dict[str, Any]:
+        assert response.status_code in (200, 201), response.text
+        body: dict[str, Any] = response.json()
+        at = await moment()  # after this step landed, before the next one begins
+        snapshots.append((name, at, await live(client, body["resident_id"], body["seq"])))
+        return body
+
+    before_anything = await moment()
+    resident = (await took("registered", await client.post("/residents", json=RESIDENT)))["resident_id"]
+    contact = await took("contact", await client.post(f"/residents/{resident}/contacts", json=CONTACT))
+    made = await took("made", await client.post(f"/residents/{resident}/referrals", json={
+        "to_team": "dn-central", "need": "mobility and falls", "contact_id": contact["contact_id"],
+        "reason": "falls"}))
+    rid = made["referral_id"]
+    await took("accepted", await client.post(f"/referrals/{rid}/accept", headers=DN))
+    await took("handed off", await client.post(f"/referrals/{rid}/handoff", headers=DN,
+                                               json={"to_team": "ot-central", "reason": "needs an OT"}))
+    await took("accepted again", await client.post(f"/referrals/{rid}/accept", headers=OT))
+    await took("completed", await client.post(f"/referrals/{rid}/complete", headers=OT,
+                                              json={"outcome": "rails fitted"}))
+
+    assert_problem(await as_of(client, resident, before_anything), 404)
+    statuses = []
+    for name, at, expected in snapshots:
+        response = await as_of(client, resident, at)
+        assert response.status_code == 200, (name, response.text)
+        doc = response.json()
+        assert doc.pop("as_of") == at.isoformat(), name
+        assert doc == expected, name
+        in_india = (await as_of(client, resident, at.astimezone(INDIA))).json()
+        in_india.pop("as_of")
+        assert in_india == expected, name  # the same instant in another zone
+        statuses.append(referral_of(doc, rid)["status"] if doc["referrals"] else None)
+    assert statuses == [None, None, "made", "accepted", "made", "accepted", "completed"]
+
+    # Just before each step: the state of the step before.
+    events = await services.store.read_resident(resident)
+    for previous, event in zip(snapshots[:-1], events[1:], strict=True):
+        just_before = event.envelope.occurred_at - timedelta(microseconds=1)
+        doc = (await as_of(client, resident, just_before)).json()
+        doc.pop("as_of")
+        assert doc == previous[2], previous[0]
+
+    # Now is the live view.
+    now = (await as_of(client, resident, datetime.now(UTC))).json()
+    now.pop("as_of")
+    assert now == snapshots[-1][2]
+
+
+async def test_as_of_needs_a_time_zone_and_a_registered_resident(client: httpx.AsyncClient,
+                                                                 services: Services) -> None:
+    resident = (await register(client))["resident_id"]
+    audit = (await services.js.stream_info("AUDIT")).state.messages
+    naive = await client.get(f"/residents/{resident}", params={"as_of": "2026-11-22T09:00:00"})
+    assert "as_of" in [e["field"] for e in assert_problem(naive, 422)["errors"]]
+    garbage = await client.get(f"/residents/{resident}", params={"as_of": "last tuesday"})
+    assert "as_of" in [e["field"] for e in assert_problem(garbage, 422)["errors"]]
+    assert_problem(await client.get(f"/residents/{resident}", params={"as_of": "1999-01-01T00:00:00Z"}), 404)
+    nobody = await client.get("/residents/01890000-0000-7000-8000-000000000000",
+                              params={"as_of": "2999-01-01T00:00:00Z"})
+    assert_problem(nobody, 404)
+    assert (await services.js.stream_info("AUDIT")).state.messages == audit
