@@ -7,6 +7,7 @@ own nats-server on 4222: that one is too old for atomic batches.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -20,6 +21,17 @@ from types import TracebackType
 
 class EmbeddedNatsError(RuntimeError):
     pass
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, ask for SIGTERM when the parent dies, so a killed `frontdoor serve` or
+    test run never leaves an orphaned nats-server holding its port and data dir."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def nats_server_binary() -> Path:
@@ -64,7 +76,8 @@ class EmbeddedNats:
             "--http_port", "0",
             "-l", str(self.store_dir / "nats-server.log"),
         ]
-        self._process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+        self._process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
         log.close()
         self._wait_ready()
         return self
