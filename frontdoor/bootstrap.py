@@ -59,7 +59,9 @@ async def connect_nats(settings: Settings) -> tuple[NATS, EmbeddedNats | None]:
     url = settings.nats_url
     if not url:
         embedded = EmbeddedNats(settings.resolved_data_dir() / "nats")
-        await asyncio.to_thread(embedded.start)
+        # Started from this thread, not a worker thread: the child is tied to the thread that made it
+        # (PR_SET_PDEATHSIG), and a pool thread may end before the process does. It is ready in ~0.1 s.
+        embedded.start()
         url = embedded.url
         log.info("embedded nats-server on %s (data in %s)", url, embedded.store_dir)
     servers = [u.strip() for u in url.split(",") if u.strip()]
