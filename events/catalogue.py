@@ -65,9 +65,13 @@ class ResidentDetailsCorrected(Event):
     reason: Summary | None = None
 
 
+# A team id, an organisation as the directory names it ("Southampton City Council"), a sector, or all_partners.
+ScopeItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 class ConsentRecorded(Event):
     decision: ConsentDecision
-    scope: list[Identifier] = Field(default_factory=lambda: ["all_partners"])
+    scope: list[ScopeItem] = Field(default_factory=lambda: ["all_partners"])
     basis: ShortText = "explicit"
     recorded_by: ShortText
 

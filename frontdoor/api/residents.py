@@ -105,7 +105,9 @@ async def view(resident_id: str, request: Request, who: Annotated[Principal, Dep
         doc = await current_view(services, resident_id)
     if who.role == "team":
         assert who.team_id is not None
-        if not team_may_see(doc, who.team_id, services.teams):
+        # Judged by the relationship and consent in force now: a refusal today also closes the record's past.
+        current = doc if as_of is None else await current_view(services, resident_id)
+        if not team_may_see(current, who.team_id, services.teams):
             raise Problem(403, "Not allowed", f"team {who.team_id} has no current work with this resident, or "
                           "the resident has not consented to share with it", code="no-legitimate-relationship")
     await services.audit.viewed(who.actor, what="resident" + (f"@{as_of.isoformat()}" if as_of else ""),
@@ -132,8 +134,28 @@ async def view_as_of(services: Services, resident_id: str, as_of: datetime) -> d
     doc = resident_view.fold(resident_id, events)
     if not doc["details"]:
         raise ResidentNotFound(f"no resident {resident_id} was registered by {as_of.isoformat()}")
+    doc = _with_linked(doc, await _linked_as_of(services, resident_id, doc, as_of))
     doc["as_of"] = as_of.isoformat()
     return doc
+
+
+async def _linked_as_of(services: Services, resident_id: str, doc: dict[str, Any],
+                        as_of: datetime) -> list[dict[str, Any]]:
+    """The records linked to this one at `as_of`, each as it was then. A link is recorded on one of the two
+    records only, so both sides are looked at: this record's own links, and records linked to it now whose
+    link event was already there at `as_of`."""
+    async with services.engine.connect() as conn:
+        current = await queries.view_of(conn, resident_id)
+    candidates = sorted(set(doc["linked_residents"]) | set(current["linked_residents"] if current else []))
+    linked = []
+    for other in candidates:
+        then = [e for e in await services.store.read_resident(other) if e.envelope.occurred_at <= as_of]
+        other_doc = resident_view.fold(other, then)
+        if other in doc["linked_residents"] or resident_id in other_doc["linked_residents"]:
+            resident_view.link(doc, other)
+            if other_doc["details"]:
+                linked.append(other_doc)
+    return linked
 
 
 def _with_linked(doc: dict[str, Any], linked: list[dict[str, Any]]) -> dict[str, Any]:

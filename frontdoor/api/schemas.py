@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from events.catalogue import Caller, Identifier, Name, ShortText, Summary
+from events.catalogue import Caller, Identifier, Name, ScopeItem, ShortText, Summary
 from events.vocabulary import AssessmentKind, Channel, ConsentDecision, ContactOutcome, Need, Resolution, Urgency
 from frontdoor.domain.nhs import normalise_nhs_number
 
@@ -83,7 +83,7 @@ class ContactBody(Body):
 
 class ConsentBody(Body):
     decision: ConsentDecision
-    scope: list[Identifier] = Field(default_factory=lambda: ["all_partners"], min_length=1, max_length=50)
+    scope: list[ScopeItem] = Field(default_factory=lambda: ["all_partners"], min_length=1, max_length=50)
     basis: ShortText = "explicit"
     recorded_by: ShortText | None = None
 

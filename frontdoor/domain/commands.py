@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from events.catalogue import Caller, Identifier, Name, ShortText, Summary
+from events.catalogue import Caller, Identifier, Name, ScopeItem, ShortText, Summary
 from events.vocabulary import (
     AssessmentKind,
     Channel,
@@ -49,7 +49,7 @@ class CorrectDetails(Command):
 
 class RecordConsent(Command):
     decision: ConsentDecision
-    scope: list[Identifier]
+    scope: list[ScopeItem]
     basis: ShortText
     recorded_by: ShortText
 

@@ -4,11 +4,22 @@ assessments, the one care coordinator, and linked records."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from events.catalogue import CareCoordinatorAssigned
+from events.catalogue import (
+    CareCoordinatorAssigned,
+    Event,
+    ReferralAccepted,
+    ReferralHandedOff,
+    ReferralMade,
+    ResidentRegistered,
+)
+from events.codec import wrap
+from events.envelope import Actor
+from events.ids import uuid7
 from frontdoor.bootstrap import Services
 from tests.integration.conftest import CONTACT, RESIDENT, auth
 
@@ -156,6 +167,48 @@ async def test_the_caseload_lists_open_work_only_with_days_waiting(client: httpx
     assert [r["referral_id"] for r in by_urgency["referrals"]] == [b["referral_id"], a["referral_id"]]
 
 
+async def test_days_waiting_counts_from_when_the_work_reached_the_team(client: httpx.AsyncClient,
+                                                                        services: Services) -> None:
+    """Facts that happened days ago (as a team system or a migration would write them), appended to the real
+    stream: the caseload counts whole days since the referral reached its current team."""
+    now = datetime.now(UTC)
+    resident, old, recent = uuid7(), uuid7(), uuid7()
+    history: list[tuple[Event, datetime]] = [
+        (ResidentRegistered(given_name="Edith", family_name="Clarke", date_of_birth=date(1938, 2, 10),
+                            postcode="SO15 2AB"), now - timedelta(days=12)),
+        (ReferralMade(referral_id=old, to_team="dn-central", need="personal care"), now - timedelta(days=10)),
+        (ReferralAccepted(referral_id=old, team="dn-central"), now - timedelta(days=9)),
+        (ReferralHandedOff(referral_id=old, from_team="dn-central", to_team="ot-central", reason="OT"),
+         now - timedelta(days=2, hours=1)),
+        (ReferralMade(referral_id=recent, to_team="ot-central", need="mobility and falls"),
+         now - timedelta(days=3, hours=1)),
+    ]
+    actor = Actor(id="migration", role="admin")
+    envelopes = [wrap(event, event_id=uuid7(), resident_id=resident, actor=actor, occurred_at=at, correlation_id="m")
+                 for event, at in history]
+    seq = (await services.store.append(resident, envelopes, expected_seq=0)).seq
+    work = await caseload(client, "ot-central", seq)
+    waiting = {r["referral_id"]: r["days_waiting"] for r in work["referrals"]}
+    assert waiting == {recent: 3, old: 2}
+    assert [r["referral_id"] for r in work["referrals"]] == [recent, old]  # longest waiting first
+    by_made = (await client.get("/teams/ot-central/caseload", params={"sort": "made_at"})).json()
+    assert [r["referral_id"] for r in by_made["referrals"]] == [old, recent]
+    assert (await caseload(client, "dn-central", seq))["referrals"] == []
+
+
+async def test_a_second_open_referral_to_the_same_team_for_the_same_need_is_a_409_naming_the_first(
+        client: httpx.AsyncClient, services: Services) -> None:
+    resident = (await register(client))["resident_id"]
+    first = (await refer(client, resident))["referral_id"]
+    before = await services.store.count()
+    again = await client.post(f"/residents/{resident}/referrals",
+                              json={"to_team": "dn-central", "need": "mobility and falls"})
+    assert assert_problem(again, 409)["referral_id"] == first
+    assert await services.store.count() == before
+    other_need = await refer(client, resident, need="personal care")  # another need is new work
+    assert other_need["referral_id"] != first
+
+
 async def test_accepting_a_withdrawn_referral_is_a_409_that_says_why_and_writes_nothing(
         client: httpx.AsyncClient, services: Services) -> None:
     resident = (await register(client))["resident_id"]
@@ -229,6 +282,9 @@ async def test_an_unknown_team_is_a_422_naming_to_team_and_writes_nothing(client
     handoff = await client.post(f"/referrals/{rid}/handoff", json={"to_team": "no-such-team", "reason": "x"},
                                 headers=auth("team", "dn-central"))
     assert "to_team" in [e["field"] for e in assert_problem(handoff, 422)["errors"]]
+    to_itself = await client.post(f"/referrals/{rid}/handoff", json={"to_team": "dn-central", "reason": "x"},
+                                  headers=auth("team", "dn-central"))
+    assert "to_team" in [e["field"] for e in assert_problem(to_itself, 422)["errors"]]
     assert await services.store.count() == before
 
 
@@ -342,3 +398,20 @@ async def test_linking_two_records_shows_the_union_in_the_view(client: httpx.Asy
     assert back["linked_residents"] == [ada]
     assert {c["contact_id"]: c.get("record") for c in back["contacts"]} == {
         theirs["contact_id"]: None, own["contact_id"]: ada}
+
+
+async def test_a_retried_step_with_the_same_idempotency_key_returns_the_first_answer_and_writes_once(
+        client: httpx.AsyncClient, services: Services) -> None:
+    resident = (await register(client))["resident_id"]
+    rid = (await refer(client, resident))["referral_id"]
+    team = auth("team", "dn-central", sub="dn-1") | {"Idempotency-Key": "accept-1"}
+    first = await client.post(f"/referrals/{rid}/accept", headers=team)
+    assert first.status_code == 200, first.text
+    count = await services.store.count()
+    again = await client.post(f"/referrals/{rid}/accept", headers=team)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert await services.store.count() == count
+    fresh = await client.post(f"/referrals/{rid}/accept", headers=auth("team", "dn-central", sub="dn-1"))
+    assert assert_problem(fresh, 409)["current_status"] == "accepted"  # without the key it is a new request
+    assert [e.type for e in await services.store.read_resident(resident)] == [
+        "ResidentRegistered", "ReferralMade", "ReferralAccepted"]

@@ -89,6 +89,23 @@ async def test_a_refused_or_withdrawn_consent_shuts_every_team_out(client: httpx
     assert await audited(services) == before + 1
 
 
+@pytest.mark.parametrize("decision", ["refused", "withdrawn"])
+async def test_a_team_shut_out_by_consent_cannot_read_the_record_as_it_was_before(
+        client: httpx.AsyncClient, services: Services, decision: str) -> None:
+    resident = (await register(client))["resident_id"]
+    await refer(client, resident)
+    consent = await client.post(f"/residents/{resident}/consent", json={"decision": decision})
+    assert consent.status_code == 201, consent.text
+    before = await settled(client, services, resident)
+    referred, refused = (await services.store.read_resident(resident))[-2:]
+    assert referred.envelope.occurred_at < refused.envelope.occurred_at
+    earlier = referred.envelope.occurred_at.isoformat()  # referred, consent not yet refused
+    assert (await client.get(f"/residents/{resident}", params={"as_of": earlier})).json()["consent"] is None
+    before += 1  # that staff read is audited
+    assert_problem(await read_as(client, resident, DN, as_of=earlier), 403)
+    assert await audited(services) == before
+
+
 async def test_consent_granted_again_lets_the_team_back_in(client: httpx.AsyncClient) -> None:
     resident = (await register(client))["resident_id"]
     await refer(client, resident)
@@ -115,6 +132,20 @@ async def test_a_consent_scoped_to_other_organisations_shuts_the_team_out(client
     assert await audited(services) == before + 2
 
 
+async def test_a_consent_scoped_to_an_organisation_by_its_directory_name(client: httpx.AsyncClient) -> None:
+    directory = {t["id"]: t for t in (await client.get("/teams")).json()["teams"]}
+    council = directory["asc-central"]["organisation"]
+    assert directory["dn-central"]["organisation"] != council
+    resident = (await register(client))["resident_id"]
+    await refer(client, resident)
+    await refer(client, resident, to_team="asc-central", need="personal care")
+    consent = await client.post(f"/residents/{resident}/consent", json={"decision": "granted", "scope": [council]})
+    assert consent.status_code == 201, consent.text
+    seq = consent.json()["seq"]
+    assert (await read_as(client, resident, auth("team", "asc-central"), min_seq=seq)).status_code == 200
+    assert_problem(await read_as(client, resident, DN, min_seq=seq), 403)
+
+
 async def test_an_analyst_cannot_read_any_record(client: httpx.AsyncClient, services: Services) -> None:
     resident = (await register(client))["resident_id"]
     await refer(client, resident)
@@ -138,6 +169,9 @@ async def test_each_successful_read_audits_once_and_each_failed_read_not_at_all(
         await read_as(client, resident, auth("coordinator")),
         await read_as(client, resident, auth("admin")),
         await client.get(f"/residents/{resident}", params={"as_of": "2999-01-01T00:00:00+00:00"}),
+        await client.get("/residents", params={"q": "Lovelace"}),
+        await client.get("/residents", params={"q": "Lovelace"}, headers=DN),
+        await client.get("/teams/dn-central/caseload", headers=DN),
     ]
     assert [r.status_code for r in reads] == [200] * len(reads)
     assert await audited(services) == base + len(reads)
@@ -149,8 +183,10 @@ async def test_each_successful_read_audits_once_and_each_failed_read_not_at_all(
         await client.get(f"/residents/{resident}", params={"as_of": "2026-01-01T00:00:00"}),  # no time zone
         await client.get(f"/residents/{resident}", params={"min_seq": made["seq"] + 1000}),  # view behind: 503
         await client.get(f"/residents/{resident}", headers={"Authorization": "Bearer forged"}),
+        await client.get("/residents", params={"q": "Lovelace"}, headers=auth("analyst")),
+        await client.get("/teams/dn-central/caseload", headers=OT),
     ]
-    assert [r.status_code for r in failed] == [403, 404, 404, 422, 503, 401]
+    assert [r.status_code for r in failed] == [403, 404, 404, 422, 503, 401, 403, 403]
     assert await audited(services) == base + len(reads)
 
 

@@ -3,7 +3,6 @@ every two steps of a referral's life the view as of that moment is exactly the l
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,18 +10,11 @@ import httpx
 
 from frontdoor.bootstrap import Services
 from tests.integration.conftest import CONTACT, RESIDENT, auth
-from tests.integration.test_http_workflow import assert_problem, referral_of, register
+from tests.integration.test_http_workflow import OTHER, assert_problem, referral_of, register
 
 DN = auth("team", "dn-central", sub="dn-nurse")
 OT = auth("team", "ot-central", sub="ot-worker")
 INDIA = timezone(timedelta(hours=5, minutes=30))
-
-
-async def moment() -> datetime:
-    """Now, strictly after anything already stamped: the next command's clock reads later than this."""
-    at = datetime.now(UTC)
-    await asyncio.sleep(0.001)  # the clock has microseconds: a millisecond later is strictly later
-    return at
 
 
 async def as_of(client: httpx.AsyncClient, resident_id: str, at: datetime,
@@ -45,11 +37,11 @@ async def test_as_of_each_moment_of_a_referrals_life_is_exactly_the_view_then(cl
     async def took(name: str, response: httpx.Response) -> dict[str, Any]:
         assert response.status_code in (200, 201), response.text
         body: dict[str, Any] = response.json()
-        at = await moment()  # after this step landed, before the next one begins
+        at = datetime.now(UTC)  # after this step landed, before the next one begins
         snapshots.append((name, at, await live(client, body["resident_id"], body["seq"])))
         return body
 
-    before_anything = await moment()
+    before_anything = datetime.now(UTC)
     resident = (await took("registered", await client.post("/residents", json=RESIDENT)))["resident_id"]
     contact = await took("contact", await client.post(f"/residents/{resident}/contacts", json=CONTACT))
     made = await took("made", await client.post(f"/residents/{resident}/referrals", json={
@@ -62,6 +54,14 @@ async def test_as_of_each_moment_of_a_referrals_life_is_exactly_the_view_then(cl
     await took("accepted again", await client.post(f"/referrals/{rid}/accept", headers=OT))
     await took("completed", await client.post(f"/referrals/{rid}/complete", headers=OT,
                                               json={"outcome": "rails fitted"}))
+
+    # Each moment lies after its step and before the next one (the next command was stamped later).
+    events = await services.store.read_resident(resident)
+    assert len(events) == len(snapshots)
+    for (name, at, _), event, later in zip(snapshots, events, [*events[1:], None], strict=True):
+        assert event.envelope.occurred_at <= at, name
+        assert later is None or at < later.envelope.occurred_at, name
+    assert before_anything < events[0].envelope.occurred_at
 
     assert_problem(await as_of(client, resident, before_anything), 404)
     statuses = []
@@ -78,7 +78,6 @@ async def test_as_of_each_moment_of_a_referrals_life_is_exactly_the_view_then(cl
     assert statuses == [None, None, "made", "accepted", "made", "accepted", "completed"]
 
     # Just before each step: the state of the step before.
-    events = await services.store.read_resident(resident)
     for previous, event in zip(snapshots[:-1], events[1:], strict=True):
         just_before = event.envelope.occurred_at - timedelta(microseconds=1)
         doc = (await as_of(client, resident, just_before)).json()
@@ -104,3 +103,20 @@ async def test_as_of_needs_a_time_zone_and_a_registered_resident(client: httpx.A
                               params={"as_of": "2999-01-01T00:00:00Z"})
     assert_problem(nobody, 404)
     assert (await services.js.stream_info("AUDIT")).state.messages == audit
+
+
+async def test_as_of_a_linked_record_is_the_joined_up_view_then(client: httpx.AsyncClient,
+                                                                services: Services) -> None:
+    ada = (await register(client))["resident_id"]
+    other = (await register(client, **OTHER))["resident_id"]  # nothing alike: no possible-duplicate flag
+    await client.post(f"/residents/{other}/contacts", json=CONTACT | {"summary": "carer rang"})
+    linked = await client.post(f"/residents/{ada}/links", headers=auth("admin", sub="admin-1"),
+                               json={"other_resident_id": other, "evidence": "same person, known by an alias"})
+    assert linked.status_code == 201, linked.text
+    later = datetime.now(UTC)
+    for resident in (ada, other):
+        now = (await client.get(f"/residents/{resident}", params={"min_seq": linked.json()["seq"]})).json()
+        then = (await as_of(client, resident, later)).json()
+        then.pop("as_of")
+        assert then["linked_residents"] == now["linked_residents"], resident
+        assert then == now, resident
