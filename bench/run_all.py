@@ -20,7 +20,17 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import command_path, flag_latency, http_contact, projection_catchup, store_append
+from bench import (
+    city_reads,
+    command_path,
+    detector_quality,
+    detector_throughput,
+    flag_latency,
+    http_contact,
+    projection_catchup,
+    splink_baseline,
+    store_append,
+)
 from bench.common import Row, table
 
 Bench = Callable[[bool, bool], Awaitable[list[Row]]]
@@ -30,6 +40,10 @@ BENCHMARKS: dict[str, Bench] = {
     projection_catchup.NAME: lambda quick, profile: projection_catchup.run(quick, profile),
     http_contact.NAME: lambda quick, _profile: http_contact.run(quick),
     flag_latency.NAME: lambda quick, _profile: flag_latency.run(quick),
+    city_reads.NAME: lambda quick, _profile: city_reads.run(quick),
+    detector_quality.NAME: lambda quick, _profile: detector_quality.run(quick),
+    splink_baseline.NAME: lambda quick, _profile: splink_baseline.run(quick),  # the same city as detector_quality
+    detector_throughput.NAME: lambda quick, _profile: detector_throughput.run(quick),
 }
 
 
