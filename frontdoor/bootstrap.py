@@ -4,8 +4,9 @@ Nothing else reaches for globals or the environment; everything is handed in fro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -125,16 +126,30 @@ def start_projections(services: Services) -> None:
 
 
 async def stop_services(services: Services) -> None:
+    """Stops everything, each step bounded: a shutdown that hangs on one stuck part helps nobody. Never swallows
+    the caller's own cancellation (awaiting the cancelled tasks directly under suppress(BaseException) did)."""
     if services.broker is not None:
-        with contextlib.suppress(Exception):
-            await services.broker.stop()
+        await _bounded(services.broker.stop(), "team command broker", 10)
     for task in services.tasks:
         task.cancel()
-    for task in services.tasks:
-        with contextlib.suppress(BaseException):
-            await task
-    with contextlib.suppress(Exception):
-        await services.nc.drain()
-    await services.engine.dispose()
+    if services.tasks:
+        _, stuck = await asyncio.wait(services.tasks, timeout=10)
+        for task in stuck:
+            log.warning("%s did not stop within 10 s of being cancelled", task.get_name())
+    if not await _bounded(services.nc.drain(), "NATS drain", 10):
+        await _bounded(services.nc.close(), "NATS close", 5)
+    await _bounded(services.engine.dispose(), "database engine", 10)
     if services.embedded is not None:
         await asyncio.to_thread(services.embedded.stop)
+
+
+async def _bounded(step: Coroutine[Any, Any, Any], what: str, within: float) -> bool:
+    try:
+        await asyncio.wait_for(step, within)
+    except TimeoutError:
+        log.warning("stopping %s took longer than %g s; going on", what, within)
+        return False
+    except Exception as exc:  # a part that is already broken is as good as stopped
+        log.warning("stopping %s: %s", what, exc)
+        return False
+    return True

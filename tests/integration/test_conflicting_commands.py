@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import select
 
 from events.catalogue import ReferralAccepted, ReferralHandedOff, ReferralMade, ReferralWithdrawn
-from frontdoor.bootstrap import Services
 from frontdoor.embedded_nats import EmbeddedNats, free_port
+from frontdoor.services import Services
 from projections.tables import referrals as referrals_table
 from tests.conftest import database_url
 from tests.integration.conftest import SECRET, auth
@@ -36,10 +36,11 @@ START_DEADLINE_S = 60.0
 HOME, NEXT = "dn-central", "ot-central"
 
 # What each command is: (action, acting team or None for the front door, body).
-ACCEPT_HOME = ("accept", HOME, {})
-ACCEPT_NEXT = ("accept", NEXT, {})
-WITHDRAW = ("withdraw", None, {"reason": "no longer needed"})
-HANDOFF = ("handoff", HOME, {"to_team": NEXT, "reason": "needs an OT"})
+Command = tuple[str, str | None, dict[str, Any]]
+ACCEPT_HOME: Command = ("accept", HOME, {})
+ACCEPT_NEXT: Command = ("accept", NEXT, {})
+WITHDRAW: Command = ("withdraw", None, {"reason": "no longer needed"})
+HANDOFF: Command = ("handoff", HOME, {"to_team": NEXT, "reason": "needs an OT"})
 # Even referrals race accept against withdraw (and the rest); odd ones have no withdraw, so exactly one home
 # accept must win there whatever the interleaving.
 MIX_WITH_WITHDRAW = [ACCEPT_HOME] * 6 + [WITHDRAW] * 5 + [HANDOFF] * 5 + [ACCEPT_NEXT] * 4
@@ -99,8 +100,11 @@ async def wait_healthy(http: httpx.AsyncClient, process: subprocess.Popen[bytes]
 @contextlib.asynccontextmanager
 async def http_clients(ports: list[int]) -> AsyncIterator[list[httpx.AsyncClient]]:
     async with contextlib.AsyncExitStack() as stack:
+        # A fresh connection per request: a pooled keep-alive connection that uvicorn closes when idle (5 s) can
+        # be reused by the client at that instant and fail as a ReadError, which would say nothing about frontdoor.
         yield [await stack.enter_async_context(httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=60, headers=auth("call_handler"))) for port in ports]
+            base_url=f"http://127.0.0.1:{port}", timeout=60, headers=auth("call_handler"),
+            limits=httpx.Limits(max_keepalive_connections=0))) for port in ports]
 
 
 GIVEN = ("Alma", "Bram", "Cleo", "Dov", "Esme", "Fitz", "Gus", "Hedy", "Ivo", "Juno")
@@ -228,15 +232,15 @@ async def test_a_thousand_concurrent_conflicting_commands_over_three_processes(
 
             # Every process's view, once caught up, agrees with the stream; so does the caseload table.
             last = await services.store.last_seq()
-            for process, http in enumerate(clients):
+            for which, http in enumerate(clients):
                 for referral_id, (resident, _) in made.items():
                     response = await http.get(f"/residents/{resident}", params={"min_seq": last})
-                    assert response.status_code == 200, (process, response.text)
+                    assert response.status_code == 200, (which, response.text)
                     doc = response.json()
                     [ref] = [r for r in doc["referrals"] if r["referral_id"] == referral_id]
                     seen = {"status": ref["status"], "to_team": ref["to_team"],
                             "history": [h["step"] for h in ref["history"]]}
-                    assert seen == expected_views[referral_id], (process, referral_id)
+                    assert seen == expected_views[referral_id], (which, referral_id)
             async with services.engine.connect() as conn:
                 rows = {r.referral_id: r for r in await conn.execute(select(referrals_table))}
             assert set(rows) == set(made)

@@ -20,7 +20,7 @@ from events.catalogue import (
 from events.codec import wrap
 from events.envelope import Actor
 from events.ids import uuid7
-from frontdoor.bootstrap import Services
+from frontdoor.services import Services
 from tests.integration.conftest import CONTACT, RESIDENT, auth
 
 PROBLEM = "application/problem+json"
@@ -62,7 +62,7 @@ async def view_at(client: httpx.AsyncClient, resident_id: str, seq: int) -> dict
 
 
 def referral_of(doc: dict[str, Any], referral_id: str) -> dict[str, Any]:
-    found = [r for r in doc["referrals"] if r["referral_id"] == referral_id]
+    found: list[dict[str, Any]] = [r for r in doc["referrals"] if r["referral_id"] == referral_id]
     assert len(found) == 1, doc["referrals"]
     return found[0]
 

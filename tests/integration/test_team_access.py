@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from frontdoor.bootstrap import Services
+from frontdoor.services import Services
 from tests.integration.conftest import RESIDENT, auth
 from tests.integration.test_http_workflow import assert_problem, refer, register
 
@@ -54,6 +54,7 @@ async def test_a_team_with_a_referral_reads_the_record_and_is_audited_once(clien
     assert response.json()["resident_id"] == resident
     assert await audited(services) == before + 1
     viewed = await services.js.get_last_msg("AUDIT", "audit.RecordViewed")
+    assert viewed.data is not None
     assert b"dn-nurse" in viewed.data and resident.encode() in viewed.data and b"triage" in viewed.data
 
 

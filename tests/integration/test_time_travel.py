@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from frontdoor.bootstrap import Services
+from frontdoor.services import Services
 from tests.integration.conftest import CONTACT, RESIDENT, auth
 from tests.integration.test_http_workflow import OTHER, assert_problem, referral_of, register
 
