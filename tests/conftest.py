@@ -13,6 +13,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from nats.js.errors import ServerError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -53,7 +54,15 @@ async def js(nc: NATS) -> JetStreamContext:
     context = nc.jetstream()
     for info in await context.streams_info():
         await context.delete_stream(info.config.name)
-    await ensure_streams(context)
+    for attempt in range(50):
+        try:
+            await ensure_streams(context)
+            break
+        except ServerError as exc:
+            # 10049 "error creating store for stream": the server is still removing the deleted stream's files.
+            if exc.err_code != 10049 or attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
     return context
 
 
