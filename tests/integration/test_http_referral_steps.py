@@ -43,12 +43,13 @@ async def test_refer_accept_hand_off_accept_complete(client: httpx.AsyncClient, 
 async def test_decline_and_withdraw_end_the_work_and_then_nothing_more_is_allowed(
         client: httpx.AsyncClient, services: Services) -> None:
     rid = (await client.post("/residents", json=RESIDENT)).json()["resident_id"]
-    first = (await client.post(f"/residents/{rid}/referrals", json={
-        "to_team": "housing-central", "need": "housing", "reason": "damp"})).json()["referral_id"]
+    made = (await client.post(f"/residents/{rid}/referrals", json={
+        "to_team": "housing-central", "need": "housing", "reason": "damp"})).json()
+    first = made["referral_id"]
     second = (await client.post(f"/residents/{rid}/referrals", json={
         "to_team": "ageuk-central", "need": "social isolation", "reason": "alone"})).json()["referral_id"]
     waiting = (await client.get("/teams/housing-central/caseload", headers=auth("team", "housing-central"),
-                                params={"min_seq": 1})).json()
+                                params={"min_seq": made["seq"]})).json()
     assert [r["referral_id"] for r in waiting["referrals"]] == [first] and "days_waiting" in waiting["referrals"][0]
     declined = await client.post(f"/referrals/{first}/decline", headers=auth("team", "housing-central"),
                                  json={"reason": "private landlord: environmental health"})
