@@ -147,9 +147,11 @@ def evaluate(
     import json
     from pathlib import Path
 
+    from frontdoor.evaluation import check_truth
+
     path = Path(truth)
     try:
-        known = json.loads(path.read_text())
+        known = check_truth(json.loads(path.read_text()))
     except (OSError, ValueError) as exc:
         fail(f"cannot read the truth file {path}: {exc}")
     settings = load_settings()

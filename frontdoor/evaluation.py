@@ -44,6 +44,27 @@ class Score:
                                "f1": round(self.f1, 4)}
 
 
+class TruthFileError(ValueError):
+    """The truth file is not what `demo-city --truth` writes."""
+
+
+def check_truth(truth: Any) -> dict[str, Any]:
+    """The truth file as `demo-city --truth` writes it, or a TruthFileError naming what is wrong."""
+    if not isinstance(truth, dict):
+        raise TruthFileError("expected a JSON object with duplicate_work, duplicate_people and near_misses")
+    for key, fields in (("duplicate_work", ("rule", "references")), ("duplicate_people", ("resident_ids",)),
+                        ("near_misses", ("rule", "references"))):
+        items = truth.get(key, [])
+        if not isinstance(items, list):
+            raise TruthFileError(f"{key} must be a list")
+        for n, item in enumerate(items):
+            if not isinstance(item, dict) or any(not item.get(f) for f in fields):
+                raise TruthFileError(f"{key}[{n}] needs {' and '.join(fields)}")
+            if not isinstance(item[fields[-1]], list) or not all(isinstance(i, str) for i in item[fields[-1]]):
+                raise TruthFileError(f"{key}[{n}]: {fields[-1]} must be a list of ids")
+    return truth
+
+
 def expected_items(truth: dict[str, Any]) -> dict[str, list[set[str]]]:
     items: dict[str, list[set[str]]] = {rule: [] for rule in RULES}
     for item in truth.get("duplicate_work", []):

@@ -28,6 +28,7 @@ from events.envelope import RecordedEvent
 from projections import people_matching as matching
 from projections import resident_view, rules
 from projections.checkpoints import load_checkpoint, save_checkpoint
+from projections.recent_documents import RecentDocuments
 from projections.tables import detector_blocks, detector_people, detector_views
 from projections.upsert import upsert
 
@@ -51,13 +52,18 @@ class DuplicateDetector:
     def __init__(self, sink: FlagSink, thresholds: rules.Thresholds) -> None:
         self._sink = sink
         self._limits = thresholds
+        self._recent = RecentDocuments()
         self.flags_raised = 0
+
+    def forget(self) -> None:
+        self._recent.forget()
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         emitted_up_to = await load_checkpoint(conn, EMITTED)
         touched = {e.resident_id for e in batch} | {e.event.other_resident_id for e in batch
                                                     if isinstance(e.event, ResidentsLinked)}
-        views = await _load(conn, touched)
+        views, missing = self._recent.take(touched)
+        views |= await _load(conn, missing)
         for recorded in batch:
             view = views.setdefault(recorded.resident_id, resident_view.new_view(recorded.resident_id))
             resident_view.apply(view, recorded)
@@ -88,9 +94,11 @@ class DuplicateDetector:
                                             for rid, v in views.items()], key=["resident_id"])
         if batch[-1].seq > emitted_up_to:
             await save_checkpoint(conn, EMITTED, batch[-1].seq)
+        self._recent.keep(views)
 
     async def _linked_views(self, conn: AsyncConnection, view: View, views: dict[str, View]) -> dict[str, View]:
-        missing = {r for r in view["linked_residents"] if r not in views}
+        found, missing = self._recent.take(r for r in view["linked_residents"] if r not in views)
+        views.update(found)
         views.update(await _load(conn, missing))
         return {r: views[r] for r in view["linked_residents"] if r in views}
 

@@ -4,7 +4,7 @@ The runner (fetch, batch, transaction, checkpoint) is written once and shared by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,3 +28,11 @@ class Projection(Protocol):
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         """Writes the effect of `batch` (in stream order) inside the caller's transaction."""
         ...
+
+
+@runtime_checkable
+class Remembers(Protocol):
+    """A projection that keeps documents in memory between batches (so it need not read back what it just wrote).
+    The runner calls `forget` whenever a transaction does not commit, and before it starts to lead."""
+
+    def forget(self) -> None: ...

@@ -1,7 +1,7 @@
 """The resident-view projection: the search table `residents` and the joined-up document `resident_views`.
 
-Per batch: load the documents the batch touches in one select, fold the events in memory, write them back
-in one set-based upsert. A link touches both records, so both documents are loaded.
+Per batch: load the documents the batch touches in one select (those it wrote lately are still in memory), fold
+the events in memory, write them back in one set-based upsert. A link touches both records, so both are loaded.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.catalogue import ResidentDetailsCorrected, ResidentRegistered, ResidentsLinked, ResidentsUnlinked
 from events.envelope import RecordedEvent
 from projections import resident_view
+from projections.recent_documents import RecentDocuments
 from projections.tables import resident_views, residents
 from projections.upsert import upsert
 
@@ -28,11 +29,18 @@ class ResidentViewProjection:
     tables: Sequence[Table] = (residents, resident_views)
     handles: frozenset[str] | None = None
 
+    def __init__(self) -> None:
+        self._recent = RecentDocuments()
+
+    def forget(self) -> None:
+        self._recent.forget()
+
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         touched = {e.resident_id for e in batch}
         links = [e.event for e in batch if isinstance(e.event, ResidentsLinked | ResidentsUnlinked)]
         touched |= {link.other_resident_id for link in links}
-        views = await load_views(conn, touched)
+        views, missing = self._recent.take(touched)
+        views |= await load_views(conn, missing)
         search_rows: dict[str, dict[str, Any]] = {}
         for recorded in batch:
             view = views.setdefault(recorded.resident_id, resident_view.new_view(recorded.resident_id))
@@ -55,6 +63,7 @@ class ResidentViewProjection:
             key=["resident_id"],
         )
         await upsert(conn, residents, list(search_rows.values()), key=["resident_id"])
+        self._recent.keep(views)
 
 
 async def load_views(conn: AsyncConnection, resident_ids: set[str]) -> dict[str, dict[str, Any]]:

@@ -23,14 +23,18 @@ from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.codec import decode
+from events.envelope import RecordedEvent
 from events.subjects import CARE_STREAM
 from projections.checkpoints import CheckpointMoved, advance_checkpoint, load_checkpoint
 from projections.feed import Delivery, FeedGap, PullFeed
 from projections.lease import Lease
-from projections.projection import Projection
+from projections.projection import Projection, Remembers
 from projections.tables import checkpoints, dead_letters
 
 log = logging.getLogger("frontdoor.projections")
+# How long a checkpoint may stay unwritten while only events the projection ignores go by: those need no
+# transaction of their own, and replaying them after a crash costs nothing (they are skipped again).
+SKIPPED_CHECKPOINT_EVERY_S = 1.0
 
 
 class ProjectionStopped(RuntimeError):
@@ -71,6 +75,8 @@ class ProjectionRunner:
         self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}", batch=batch)
         self._advanced = asyncio.Condition()
         self.lease = Lease(js, projection.name, ttl_s=lease_ttl_s)
+        self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
+        self._stored_at = 0.0
 
     @property
     def name(self) -> str:
@@ -103,8 +109,10 @@ class ProjectionRunner:
                 self.status.state = "stopped"
 
     async def _lead(self) -> None:
+        self._forget()  # another holder may have moved on since this process last led
         async with self._engine.begin() as conn:
-            self.status.applied_seq = await load_checkpoint(conn, self.name)
+            self.status.applied_seq = self._stored_seq = await load_checkpoint(conn, self.name)
+        self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
         self.status.state = "catching_up"
         while not self.lease.lost.is_set():
@@ -118,6 +126,8 @@ class ProjectionRunner:
             if fresh:
                 await self._apply_with_retry(fresh)
                 self.status.pending = fresh[-1].pending
+            elif self._stored_seq < self.status.applied_seq:
+                await self._apply_with_retry([])  # idle: write down how far the skipped events went
             if not deliveries or deliveries[-1].pending == 0:
                 self.status.state = "live"
                 self.status.pending = 0
@@ -139,12 +149,14 @@ class ProjectionRunner:
                 delay = min(delay * 2, 5.0)
 
     async def _apply(self, deliveries: list[Delivery]) -> None:
+        """Applies a batch in one transaction with the checkpoint; with no deliveries, only writes the checkpoint."""
         try:
-            events = [decode(d.seq, d.data) for d in deliveries if self._handles(d)]
-            async with self._engine.begin() as conn:
-                if events:
-                    await self.projection.apply(conn, events)
-                await advance_checkpoint(conn, self.name, expected=self.status.applied_seq, seq=deliveries[-1].seq)
+            handled = [d for d in deliveries if self._handles(d)]
+            if deliveries and not handled and time.monotonic() - self._stored_at < SKIPPED_CHECKPOINT_EVERY_S:
+                await self._advance(deliveries[-1].seq, len(deliveries))  # nothing to write yet
+                return
+            await self._commit([decode(d.seq, d.data) for d in handled],
+                               deliveries[-1].seq if deliveries else self.status.applied_seq)
         except CheckpointMoved:
             raise
         except Exception as exc:
@@ -154,15 +166,13 @@ class ProjectionRunner:
             for delivery in deliveries:
                 await self._apply_one(delivery)
             return
-        await self._advance(deliveries[-1].seq, len(deliveries))
+        if deliveries:
+            await self._advance(deliveries[-1].seq, len(deliveries))
 
     async def _apply_one(self, delivery: Delivery) -> None:
         try:
-            events = [decode(delivery.seq, delivery.data)] if self._handles(delivery) else []
-            async with self._engine.begin() as conn:
-                if events:
-                    await self.projection.apply(conn, events)
-                await advance_checkpoint(conn, self.name, expected=self.status.applied_seq, seq=delivery.seq)
+            await self._commit([decode(delivery.seq, delivery.data)] if self._handles(delivery) else [],
+                               delivery.seq)
         except CheckpointMoved:
             raise
         except Exception as exc:
@@ -174,6 +184,23 @@ class ProjectionRunner:
             await self._park(delivery, reason)
         await self._advance(delivery.seq, 1)
 
+    async def _commit(self, events: list[RecordedEvent], seq: int) -> None:
+        """Rows and checkpoint in one transaction. A projection that remembers documents between batches must
+        forget them when the transaction does not commit: they would hold writes that never happened."""
+        try:
+            async with self._engine.begin() as conn:
+                if events:
+                    await self.projection.apply(conn, events)
+                await advance_checkpoint(conn, self.name, expected=self._stored_seq, seq=seq)
+        except BaseException:
+            self._forget()
+            raise
+        self._stored_seq, self._stored_at = seq, time.monotonic()
+
+    def _forget(self) -> None:
+        if isinstance(self.projection, Remembers):
+            self.projection.forget()
+
     def _handles(self, delivery: Delivery) -> bool:
         wanted = self.projection.handles
         return wanted is None or delivery.type is None or delivery.type in wanted
@@ -184,7 +211,8 @@ class ProjectionRunner:
         async with self._engine.begin() as conn:
             await conn.execute(dead_letters.insert(), [{"projection": self.name, "seq": delivery.seq,
                                                         "event_type": event_type, "reason": reason[:2000]}])
-            await advance_checkpoint(conn, self.name, expected=self.status.applied_seq, seq=delivery.seq)
+            await advance_checkpoint(conn, self.name, expected=self._stored_seq, seq=delivery.seq)
+        self._stored_seq, self._stored_at = delivery.seq, time.monotonic()
         self.status.parked += 1
 
     async def _advance(self, seq: int, count: int) -> None:
@@ -212,7 +240,9 @@ class ProjectionRunner:
             await conn.execute(delete(checkpoints).where(checkpoints.c.projection == self.name))
             await conn.execute(delete(dead_letters).where(dead_letters.c.projection == self.name))
         await self._feed.delete()
+        self._forget()
         self.status = RunnerStatus()
+        self._stored_seq = 0
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -104,3 +104,24 @@ async def test_the_demo_city_command(nats_server: EmbeddedNats, js: JetStreamCon
     truth = json.loads(truth_path.read_text())
     assert (truth["seed"], truth["residents"]) == (5, 30)
     assert await _messages(js) > 30 * 4
+    # The city's audit stream is empty (nobody has read a record yet): `evaluate` must not wait for it.
+    command = [str(Path(sys.executable).parent / "frontdoor"), "evaluate", "--truth", str(truth_path), "--json",
+               "--wait", "90"]
+    scored = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=150,
+                                     check=False)
+    assert scored.returncode == 0, scored.stderr
+    scores = {s["rule"]: s for s in json.loads(scored.stdout)["scores"]}
+    assert set(scores) == RULES | {"possible_duplicate_resident"}
+    for rule in RULES:
+        assert scores[rule]["expected"] == sum(1 for w in truth["duplicate_work"] if w["rule"] == rule)
+        assert scores[rule]["true_positives"] == scores[rule]["flagged"] > 0, scores[rule]
+
+
+async def test_evaluate_refuses_a_truth_file_of_another_shape_in_one_line(tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"duplicate_work": [{"rule": "parallel_referrals"}]}')
+    command = [str(Path(sys.executable).parent / "frontdoor"), "evaluate", "--truth", str(wrong)]
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"frontdoor: cannot read the truth file {wrong}: duplicate_work[0] needs rule and references"]

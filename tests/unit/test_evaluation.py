@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from frontdoor.evaluation import evaluate
+import pytest
+
+from frontdoor.evaluation import TruthFileError, check_truth, evaluate
 
 TRUTH: dict[str, Any] = {
     "duplicate_work": [
@@ -41,3 +44,18 @@ def test_people_pairs_must_match_exactly() -> None:
     scores = by_rule([flag("possible_duplicate_resident", "p1", "p3")])
     assert scores["possible_duplicate_resident"].true_positives == 0
     assert scores["possible_duplicate_resident"].false_positives == 1
+
+
+@pytest.mark.parametrize(("truth", "says"), [
+    ([], "JSON object"),
+    ({"duplicate_work": {}}, "duplicate_work must be a list"),
+    ({"duplicate_work": [{"rule": "parallel_referrals"}]}, "duplicate_work[0] needs rule and references"),
+    ({"duplicate_people": [{"resident_ids": "r-1"}]}, "duplicate_people[0]: resident_ids must be a list of ids"),
+])
+def test_a_truth_file_of_another_shape_is_refused_with_what_is_wrong(truth: object, says: str) -> None:
+    with pytest.raises(TruthFileError, match=re.escape(says)):
+        check_truth(truth)
+
+
+def test_the_truth_file_demo_city_writes_passes_the_check() -> None:
+    assert check_truth(TRUTH) == TRUTH
