@@ -28,6 +28,7 @@ from frontdoor.teams import load_teams
 from projections.audit_projection import AuditProjection
 from projections.caseload_projection import CaseloadProjection
 from projections.database import create_engine
+from projections.decoded_events import DecodedEvents
 from projections.detector import DuplicateDetector
 from projections.flags_projection import FlagsProjection
 from projections.projection import Projection
@@ -111,10 +112,11 @@ def nats_servers(settings: Settings, embedded: EmbeddedNats | None) -> list[str]
 
 def projection_runners(services: Services) -> dict[str, ProjectionRunner]:
     s = services.settings
+    decoded = DecodedEvents()  # one decode per event per process, whichever projection reads it first
     return {
         p.name: ProjectionRunner(services.nc, services.js, services.engine, p, batch=s.projection_batch,
                                  poison=s.poison_policy, lease_ttl_s=s.lease_ttl_s,
-                                 stream=getattr(p, "stream", CARE_STREAM))
+                                 stream=getattr(p, "stream", CARE_STREAM), decoded=decoded)
         for p in all_projections(services)
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -58,10 +59,19 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         application = create_web_app(services)
         server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="info",
                                                lifespan="off"))
+        settle_heap()
         typer.echo(f"frontdoor serving on http://{host}:{port}/ (API docs at /docs)", err=True)
         await server.serve()
     finally:
         await stop_services(services)
+
+
+def settle_heap() -> None:
+    """Moves everything alive after start-up (modules, models, schemas, routes: most of the heap) out of the
+    garbage collector's sight. Full collections then walk only what the work allocates: at 1,000 events/s they
+    paused the event loop for about 100 ms every few seconds, straight into request latency."""
+    gc.collect()
+    gc.freeze()
 
 
 @app.command()
@@ -91,6 +101,7 @@ async def _project(settings: Settings, rebuild: bool) -> int:
                 await runner.reset()
         tasks = [asyncio.create_task(r.run(), name=r.name) for r in services.runners.values()]
         services.tasks.extend(tasks)
+        settle_heap()
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+# SQLite has one writer at a time, and a writer that finds the file locked sleeps in SQLite's busy handler
+# (up to 100 ms a turn) and tries again: with six projections committing all the time, one of them could miss
+# its turn for over a second while the others went on. Inside one process they queue on this lock instead, in
+# order, woken the moment it is free. (Several processes still meet in the busy handler: use PostgreSQL there.)
+_SQLITE_WRITERS: WeakKeyDictionary[Any, dict[int, asyncio.Lock]] = WeakKeyDictionary()
 
 
 def async_url(url: str) -> str:
@@ -38,3 +48,16 @@ def create_engine(url: str) -> AsyncEngine:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`engine.begin()`, one at a time per process on SQLite."""
+    if not is_sqlite(engine):
+        async with engine.begin() as conn:
+            yield conn
+        return
+    locks = _SQLITE_WRITERS.setdefault(engine.sync_engine, {})
+    lock = locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+    async with lock, engine.begin() as conn:
+        yield conn

@@ -90,11 +90,12 @@ class DuplicateDetector:
             if not isinstance(event, DuplicationResolved):
                 for flag_id in closing:
                     await self._sink.close_flag(recorded.resident_id, flag_id, recorded)
-        await upsert(conn, detector_views, [{"resident_id": rid, "doc": orjson.dumps(v).decode()}
-                                            for rid, v in views.items()], key=["resident_id"])
+        written = {rid: orjson.dumps(v).decode() for rid, v in views.items()}
+        await upsert(conn, detector_views, [{"resident_id": rid, "doc": doc} for rid, doc in written.items()],
+                     key=["resident_id"])
         if batch[-1].seq > emitted_up_to:
             await save_checkpoint(conn, EMITTED, batch[-1].seq)
-        self._recent.keep(views)
+        self._recent.keep(written)
 
     async def _linked_views(self, conn: AsyncConnection, view: View, views: dict[str, View]) -> dict[str, View]:
         found, missing = self._recent.take(r for r in view["linked_residents"] if r not in views)

@@ -55,15 +55,15 @@ class ResidentViewProjection:
             if isinstance(event, ResidentRegistered | ResidentDetailsCorrected) and view["details"]:
                 search_rows[recorded.resident_id] = search_row(view)
         # No key sorting needed for row-for-row equal rebuilds: the fold always builds keys in the same order.
+        written = {rid: orjson.dumps(v).decode() for rid, v in views.items() if rid in touched}
         await upsert(
             conn,
             resident_views,
-            [{"resident_id": rid, "doc": orjson.dumps(v).decode(), "version": v["version"]}
-             for rid, v in views.items() if rid in touched],
+            [{"resident_id": rid, "doc": doc, "version": views[rid]["version"]} for rid, doc in written.items()],
             key=["resident_id"],
         )
         await upsert(conn, residents, list(search_rows.values()), key=["resident_id"])
-        self._recent.keep(views)
+        self._recent.keep(written)
 
 
 async def load_views(conn: AsyncConnection, resident_ids: set[str]) -> dict[str, dict[str, Any]]:

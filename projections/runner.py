@@ -22,10 +22,11 @@ from sqlalchemy import delete
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events.codec import decode
 from events.envelope import RecordedEvent
 from events.subjects import CARE_STREAM
 from projections.checkpoints import CheckpointMoved, advance_checkpoint, load_checkpoint
+from projections.database import write_transaction
+from projections.decoded_events import DecodedEvents
 from projections.feed import Delivery, FeedGap, PullFeed
 from projections.lease import Lease
 from projections.projection import Projection, Remembers
@@ -67,8 +68,11 @@ class ProjectionRunner:
         poison: str = "stop",
         stream: str = CARE_STREAM,
         lease_ttl_s: float = 10.0,
+        decoded: DecodedEvents | None = None,
     ) -> None:
         self.projection = projection
+        self._stream = stream
+        self._decoded = decoded or DecodedEvents()  # the composition root hands all runners one
         self.status = RunnerStatus()
         self._engine = engine
         self._poison = poison
@@ -110,7 +114,7 @@ class ProjectionRunner:
 
     async def _lead(self) -> None:
         self._forget()  # another holder may have moved on since this process last led
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             self.status.applied_seq = self._stored_seq = await load_checkpoint(conn, self.name)
         self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
@@ -155,7 +159,7 @@ class ProjectionRunner:
             if deliveries and not handled and time.monotonic() - self._stored_at < SKIPPED_CHECKPOINT_EVERY_S:
                 await self._advance(deliveries[-1].seq, len(deliveries))  # nothing to write yet
                 return
-            await self._commit([decode(d.seq, d.data) for d in handled],
+            await self._commit([self._decoded.get(self._stream, d.seq, d.data) for d in handled],
                                deliveries[-1].seq if deliveries else self.status.applied_seq)
         except CheckpointMoved:
             raise
@@ -171,7 +175,8 @@ class ProjectionRunner:
 
     async def _apply_one(self, delivery: Delivery) -> None:
         try:
-            await self._commit([decode(delivery.seq, delivery.data)] if self._handles(delivery) else [],
+            await self._commit([self._decoded.get(self._stream, delivery.seq, delivery.data)]
+                               if self._handles(delivery) else [],
                                delivery.seq)
         except CheckpointMoved:
             raise
@@ -188,7 +193,7 @@ class ProjectionRunner:
         """Rows and checkpoint in one transaction. A projection that remembers documents between batches must
         forget them when the transaction does not commit: they would hold writes that never happened."""
         try:
-            async with self._engine.begin() as conn:
+            async with write_transaction(self._engine) as conn:
                 if events:
                     await self.projection.apply(conn, events)
                 await advance_checkpoint(conn, self.name, expected=self._stored_seq, seq=seq)
@@ -208,7 +213,7 @@ class ProjectionRunner:
     async def _park(self, delivery: Delivery, reason: str) -> None:
         log.error("projection %s parked stream sequence %d: %s", self.name, delivery.seq, reason)
         event_type = _peek_type(delivery.data)
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             await conn.execute(dead_letters.insert(), [{"projection": self.name, "seq": delivery.seq,
                                                         "event_type": event_type, "reason": reason[:2000]}])
             await advance_checkpoint(conn, self.name, expected=self._stored_seq, seq=delivery.seq)
@@ -234,7 +239,7 @@ class ProjectionRunner:
 
     async def reset(self) -> None:
         """Drops this projection's rows and checkpoint and its consumer: the next run replays from the start."""
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             for table in reversed(list(self.projection.tables)):
                 await conn.execute(delete(table))
             await conn.execute(delete(checkpoints).where(checkpoints.c.projection == self.name))

@@ -34,10 +34,12 @@ async def health(request: Request) -> JSONResponse:
     except Exception as exc:
         report["database"], positions = {"ok": False, "error": str(exc)[:200]}, {}
     projections: dict[str, Any] = {}
-    for name, applied in positions.items():
+    for name, stored in positions.items():
+        runner = services.runners.get(name)
+        # The lease holder knows best: past events it ignores, its stored checkpoint is written lazily.
+        applied = max(stored, runner.status.applied_seq) if runner is not None and runner.leading else stored
         behind = (last - applied) if last is not None and name in ON_CARE else None
         entry: dict[str, Any] = {"applied_seq": applied, "behind": behind}
-        runner = services.runners.get(name)
         if runner is not None:
             entry |= {"state": runner.status.state, "parked": runner.status.parked, "error": runner.status.error}
             if runner.status.state == "failed":
