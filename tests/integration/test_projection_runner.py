@@ -190,3 +190,37 @@ async def test_the_checkpoint_only_moves_from_where_the_writer_saw_it(engine: As
     async with engine.begin() as conn:
         await advance_checkpoint(conn, "p", expected=10, seq=20)
         assert await load_checkpoint(conn, "p") == 20
+
+
+class FailsOnceAfterWriting(ResidentViewProjection):
+    """Writes (and remembers) the batch, then its transaction fails: as when the database drops the connection
+    at commit. The runner retries the batch; it must start again from the database, not from the memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+        await super().apply(conn, batch)
+        if not self.failed and any(isinstance(e.event, ContactRecorded) and e.event.contact_id == "c99"
+                                   for e in batch):
+            self.failed = True
+            raise ConnectionError("the database went away at commit")
+
+
+async def test_a_batch_retried_after_a_failed_commit_is_applied_once(nc: NATS, js: JetStreamContext,
+                                                                      engine: AsyncEngine) -> None:
+    store = JetStreamEventStore(nc, js)
+    ids = await write_city(store, 5, 2)
+    projection = FailsOnceAfterWriting()
+    runner = ProjectionRunner(nc, js, engine, projection, batch=25)
+    async with running(runner):
+        assert await runner.wait_for(await store.last_seq(), 20)
+        env = wrap(contact(99), event_id=uuid7(), resident_id=ids[0], actor=ACTOR, occurred_at=datetime.now(UTC),
+                   correlation_id="c")
+        seq = (await store.append(ids[0], [env], expected_seq=await _last_of(store, ids[0]))).seq
+        assert await runner.wait_for(seq, 20)
+    assert projection.failed
+    async with engine.connect() as conn:
+        view = await view_of(conn, ids[0])
+    assert view is not None and [c["contact_id"] for c in view["contacts"]] == ["c0", "c1", "c99"]

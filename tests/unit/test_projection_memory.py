@@ -1,0 +1,55 @@
+"""What projections keep in memory between batches: recent documents (as JSON text) and decoded events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from events.catalogue import Caller, ContactRecorded
+from events.codec import encode, wrap
+from events.envelope import Actor
+from projections.decoded_events import DecodedEvents
+from projections.recent_documents import RecentDocuments
+
+
+def test_documents_come_back_as_written_and_a_changed_copy_changes_nothing() -> None:
+    recent = RecentDocuments()
+    recent.keep({"r1": '{"contacts":[1]}'})
+
+    found, missing = recent.take(["r1", "r2"])
+    found["r1"]["contacts"].append(2)  # the fold mutates what it takes: the next batch must not see it
+
+    assert missing == {"r2"}
+    assert recent.take(["r1"]) == ({"r1": {"contacts": [1]}}, set())
+
+
+def test_the_oldest_documents_go_first_and_forget_drops_them_all() -> None:
+    recent = RecentDocuments(capacity=2)
+    recent.keep({"a": "{}", "b": "{}"})
+    recent.take(["a"])
+    recent.keep({"a": '{"v":2}', "c": "{}"})  # a was written again: b is now the oldest
+
+    assert recent.take(["a", "b", "c"]) == ({"a": {"v": 2}, "c": {}}, {"b"})
+    recent.forget()
+    assert len(recent) == 0 and recent.take(["a"]) == ({}, {"a"})
+
+
+def _payload(n: int) -> bytes:
+    event = ContactRecorded(contact_id=f"c{n}", channel="phone", caller=Caller(relationship="self"), needs=[],
+                            summary="call", outcome="advice")
+    data, _headers = encode(wrap(event, event_id=f"e{n}", resident_id="r1", actor=Actor(id="a", role="call_handler"),
+                                 occurred_at=datetime(2026, 11, 23, tzinfo=UTC), correlation_id="c"))
+    return data
+
+
+def test_an_event_is_decoded_once_per_stream_and_sequence() -> None:
+    decoded = DecodedEvents(capacity=2)
+
+    first = decoded.get("CARE", 1, _payload(1))
+    again = decoded.get("CARE", 1, _payload(1))
+    other_stream = decoded.get("AUDIT", 1, _payload(1))
+
+    assert again is first and other_stream is not first
+    assert decoded.decoded == 2
+    assert first.seq == 1 and isinstance(first.event, ContactRecorded) and first.event.contact_id == "c1"
+    decoded.get("CARE", 2, _payload(2))  # over capacity: the oldest goes
+    assert decoded.get("CARE", 1, _payload(1)) is not first and decoded.decoded == 4
