@@ -49,7 +49,7 @@ class ScoredCity:
     events: int
     truth: dict[str, Any]
     scores: list[Score]
-    registrations: list[dict[str, Any]]  # the read model `residents`: resident_id, names, date of birth, postcode
+    registrations: list[dict[str, Any]]  # the read model `residents`: id, names, date of birth, postcode, NHS no.
     catch_up_s: float  # every projection from zero, in-process
     source: str  # where the reported scores come from
 
@@ -82,7 +82,7 @@ async def _score(size: int) -> ScoredCity:
                                                  resident_id=None, limit=10_000_000)
                 people = [dict(r) for r in (await conn.execute(select(
                     residents.c.resident_id, residents.c.given_name, residents.c.family_name,
-                    residents.c.date_of_birth, residents.c.postcode))).mappings()]
+                    residents.c.date_of_birth, residents.c.postcode, residents.c.nhs_number))).mappings()]
         finally:
             await stop_services(services)
         ours = evaluate(truth, flags)
