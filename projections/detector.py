@@ -95,7 +95,7 @@ class DuplicateDetector:
                      key=["resident_id"])
         if batch[-1].seq > emitted_up_to:
             await save_checkpoint(conn, EMITTED, batch[-1].seq)
-        self._recent.keep(written)
+        self._recent.keep(views, written)
 
     async def _linked_views(self, conn: AsyncConnection, view: View, views: dict[str, View]) -> dict[str, View]:
         found, missing = self._recent.take(r for r in view["linked_residents"] if r not in views)

@@ -63,7 +63,7 @@ class ResidentViewProjection:
             key=["resident_id"],
         )
         await upsert(conn, residents, list(search_rows.values()), key=["resident_id"])
-        self._recent.keep(written)
+        self._recent.keep(views, written)
 
 
 async def load_views(conn: AsyncConnection, resident_ids: set[str]) -> dict[str, dict[str, Any]]:

@@ -11,26 +11,31 @@ from projections.decoded_events import DecodedEvents
 from projections.recent_documents import RecentDocuments
 
 
-def test_documents_come_back_as_written_and_a_changed_copy_changes_nothing() -> None:
-    recent = RecentDocuments()
-    recent.keep({"r1": '{"contacts":[1]}'})
+def test_documents_come_back_as_last_kept_parsed_or_from_their_text() -> None:
+    recent = RecentDocuments(capacity=10, parsed=1)
+    first, second = {"contacts": [1]}, {"contacts": [2]}
+    recent.keep({"r1": first}, {"r1": '{"contacts":[1]}'})
+    recent.keep({"r2": second}, {"r2": '{"contacts":[2]}'})  # r1 leaves the parsed tier, its text stays
 
-    found, missing = recent.take(["r1", "r2"])
-    found["r1"]["contacts"].append(2)  # the fold mutates what it takes: the next batch must not see it
+    found, missing = recent.take(["r1", "r2", "r3"])
 
-    assert missing == {"r2"}
-    assert recent.take(["r1"]) == ({"r1": {"contacts": [1]}}, set())
+    assert missing == {"r3"}
+    assert found["r2"] is second  # the most recent: not parsed again
+    assert found["r1"] == first and found["r1"] is not first  # parsed from the text that was written
+    found["r1"]["contacts"].append(9)  # changed but never kept again (its transaction failed, say)
+    assert recent.take(["r1"])[0] == {"r1": {"contacts": [1]}}
 
 
 def test_the_oldest_documents_go_first_and_forget_drops_them_all() -> None:
-    recent = RecentDocuments(capacity=2)
-    recent.keep({"a": "{}", "b": "{}"})
+    recent = RecentDocuments(capacity=2, parsed=0)
+    recent.keep({}, {"a": "{}", "b": "{}"})
     recent.take(["a"])
-    recent.keep({"a": '{"v":2}', "c": "{}"})  # a was written again: b is now the oldest
+    recent.keep({}, {"a": '{"v":2}', "c": "{}"})  # a was written again: b is now the oldest
 
     assert recent.take(["a", "b", "c"]) == ({"a": {"v": 2}, "c": {}}, {"b"})
+    recent.keep({"d": {"v": 4}}, {"d": '{"v":4}'})
     recent.forget()
-    assert len(recent) == 0 and recent.take(["a"]) == ({}, {"a"})
+    assert len(recent) == 0 and recent.take(["a", "d"]) == ({}, {"a", "d"})
 
 
 def _payload(n: int) -> bytes:
