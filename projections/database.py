@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 # (up to 100 ms a turn) and tries again: with six projections committing all the time, one of them could miss
 # its turn for over a second while the others went on. Inside one process they queue on this lock instead, in
 # order, woken the moment it is free. (Several processes still meet in the busy handler: use PostgreSQL there.)
-_SQLITE_WRITERS: WeakKeyDictionary[Any, dict[int, asyncio.Lock]] = WeakKeyDictionary()
+_SQLITE_WRITERS: WeakKeyDictionary[Any, WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = \
+    WeakKeyDictionary()
 
 
 def async_url(url: str) -> str:
@@ -57,7 +58,8 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         async with engine.begin() as conn:
             yield conn
         return
-    locks = _SQLITE_WRITERS.setdefault(engine.sync_engine, {})
-    lock = locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+    # Per event loop (a lock belongs to one; tests run many), held weakly so a closed loop takes its lock along.
+    locks = _SQLITE_WRITERS.setdefault(engine.sync_engine, WeakKeyDictionary())
+    lock = locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with lock, engine.begin() as conn:
         yield conn
