@@ -4,6 +4,7 @@ with the same deterministic flag id, and the store's check makes a second flag i
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -117,16 +118,20 @@ def tell_my_story_again(view: View, recorded: RecordedEvent, limits: Thresholds)
 
 def _run_of_calls(view: View, need: str, contact_id: str, at: datetime, limits: Thresholds) -> list[dict[str, Any]]:
     """The earliest window of `story_days` that holds this contact and enough contacts about `need`. The contact
-    may have been typed up late, so the window can reach after it as well as before."""
+    may have been typed up late, so the window can reach after it as well as before.
+
+    Windows are found by bisection over the sorted times: a resident with hundreds of calls about one need made
+    the scan of every window over every call a third of a busy process's time."""
     span = timedelta(days=limits.story_days)
     about = sorted((c for c in view["contacts"] if need in c["needs"]), key=lambda c: (c["at"], c["contact_id"]))
-    for first in about:
-        start = when(first["at"])
-        if not at - span <= start <= at:
-            continue
-        inside = [c for c in about if start <= when(c["at"]) <= start + span]
-        if len(inside) >= limits.story_contacts and any(c["contact_id"] == contact_id for c in inside):
-            return inside
+    mine = next((k for k, c in enumerate(about) if c["contact_id"] == contact_id), None)
+    if mine is None:
+        return []
+    times = [when(c["at"]) for c in about]
+    for start in times[bisect_left(times, at - span):bisect_right(times, at)]:
+        first, last = bisect_left(times, start), bisect_right(times, start + span)  # every call in [start, +span]
+        if last - first >= limits.story_contacts and first <= mine < last:
+            return about[first:last]
     return []
 
 

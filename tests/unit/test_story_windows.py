@@ -1,0 +1,45 @@
+"""The tell-my-story window found by bisection is the one a plain scan of every window finds."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from projections.rules import Thresholds, _run_of_calls, when
+
+LIMITS = Thresholds()
+
+
+def scan(view: dict[str, Any], need: str, contact_id: str, at: datetime) -> list[dict[str, Any]]:
+    """The rule as first written: every candidate start, every call."""
+    span = timedelta(days=LIMITS.story_days)
+    about = sorted((c for c in view["contacts"] if need in c["needs"]), key=lambda c: (c["at"], c["contact_id"]))
+    for first in about:
+        start = when(first["at"])
+        if not at - span <= start <= at:
+            continue
+        inside = [c for c in about if start <= when(c["at"]) <= start + span]
+        if len(inside) >= LIMITS.story_contacts and any(c["contact_id"] == contact_id for c in inside):
+            return inside
+    return []
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bisection_finds_the_same_window_as_a_scan(seed: int) -> None:
+    rng = random.Random(seed)
+    base = datetime(2026, 9, 1, tzinfo=UTC)
+    contacts = []
+    for n in range(rng.randint(0, 40)):
+        at = base + timedelta(days=rng.choice([rng.randint(0, 90), rng.randint(0, 5)]), hours=rng.randint(0, 3))
+        contacts.append({"contact_id": f"c{rng.randint(0, 10**6):07d}-{n}", "needs": rng.sample(["housing", "falls"],
+                         rng.randint(0, 2)), "at": at.isoformat().replace("+00:00", "Z")})
+    view = {"contacts": contacts}
+    for contact in contacts:
+        for need in ("housing", "falls"):
+            # The event's own time may differ from the call's (typed up late): try both.
+            for at in (when(contact["at"]), when(contact["at"]) + timedelta(days=rng.randint(0, 20))):
+                assert _run_of_calls(view, need, contact["contact_id"], at, LIMITS) == \
+                    scan(view, need, contact["contact_id"], at)
