@@ -123,11 +123,14 @@ def _run_of_calls(view: View, need: str, contact_id: str, at: datetime, limits: 
     Windows are found by bisection over the sorted times: a resident with hundreds of calls about one need made
     the scan of every window over every call a third of a busy process's time."""
     span = timedelta(days=limits.story_days)
-    about = sorted((c for c in view["contacts"] if need in c["needs"]), key=lambda c: (c["at"], c["contact_id"]))
-    mine = next((k for k, c in enumerate(about) if c["contact_id"] == contact_id), None)
+    # In time order, not text order: "12:00:00Z" sorts after "12:00:00.5Z" as text.
+    timed = sorted(((when(c["at"]), c["contact_id"], c) for c in view["contacts"] if need in c["needs"]),
+                   key=lambda t: (t[0], t[1]))
+    times = [t for t, _, _ in timed]
+    about = [c for _, _, c in timed]
+    mine = next((k for k, (_, cid, _) in enumerate(timed) if cid == contact_id), None)
     if mine is None:
         return []
-    times = [when(c["at"]) for c in about]
     for start in times[bisect_left(times, at - span):bisect_right(times, at)]:
         first, last = bisect_left(times, start), bisect_right(times, start + span)  # every call in [start, +span]
         if last - first >= limits.story_contacts and first <= mine < last:

@@ -14,9 +14,9 @@ LIMITS = Thresholds()
 
 
 def scan(view: dict[str, Any], need: str, contact_id: str, at: datetime) -> list[dict[str, Any]]:
-    """The rule as first written: every candidate start, every call."""
+    """The rule as first written (but in time order): every candidate start, every call."""
     span = timedelta(days=LIMITS.story_days)
-    about = sorted((c for c in view["contacts"] if need in c["needs"]), key=lambda c: (c["at"], c["contact_id"]))
+    about = sorted((c for c in view["contacts"] if need in c["needs"]), key=lambda c: (when(c["at"]), c["contact_id"]))
     for first in about:
         start = when(first["at"])
         if not at - span <= start <= at:
@@ -33,7 +33,8 @@ def test_bisection_finds_the_same_window_as_a_scan(seed: int) -> None:
     base = datetime(2026, 9, 1, tzinfo=UTC)
     contacts = []
     for n in range(rng.randint(0, 40)):
-        at = base + timedelta(days=rng.choice([rng.randint(0, 90), rng.randint(0, 5)]), hours=rng.randint(0, 3))
+        at = base + timedelta(days=rng.choice([rng.randint(0, 90), rng.randint(0, 5)]), hours=rng.randint(0, 3),
+                              microseconds=rng.choice([0, 0, 500_000]))  # with and without a fraction
         contacts.append({"contact_id": f"c{rng.randint(0, 10**6):07d}-{n}", "needs": rng.sample(["housing", "falls"],
                          rng.randint(0, 2)), "at": at.isoformat().replace("+00:00", "Z")})
     view = {"contacts": contacts}
