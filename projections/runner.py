@@ -71,6 +71,7 @@ class ProjectionRunner:
         decoded: DecodedEvents | None = None,
     ) -> None:
         self.projection = projection
+        self._js = js
         self._stream = stream
         self._decoded = decoded or DecodedEvents()  # the composition root hands all runners one
         self.status = RunnerStatus()
@@ -118,7 +119,7 @@ class ProjectionRunner:
             self.status.applied_seq = self._stored_seq = await load_checkpoint(conn, self.name)
         self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
-        self.status.state = "catching_up"
+        self.status.state = "live" if await self._stream_end() <= self.status.applied_seq else "catching_up"
         while not self.lease.lost.is_set():
             try:
                 deliveries = await self._feed.next_batch(max_wait=1.0)
@@ -201,6 +202,14 @@ class ProjectionRunner:
             self._forget()
             raise
         self._stored_seq, self._stored_at = seq, time.monotonic()
+
+    async def _stream_end(self) -> float:
+        """The stream's last sequence, so that a runner with nothing to catch up says `live` at once rather than
+        after its first empty wait; infinity (so: catching up) if the server cannot say just now."""
+        try:
+            return float((await self._js.stream_info(self._stream)).state.last_seq)
+        except Exception:
+            return float("inf")
 
     def _forget(self) -> None:
         if isinstance(self.projection, Remembers):

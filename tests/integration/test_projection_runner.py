@@ -224,3 +224,16 @@ async def test_a_batch_retried_after_a_failed_commit_is_applied_once(nc: NATS, j
     async with engine.connect() as conn:
         view = await view_of(conn, ids[0])
     assert view is not None and [c["contact_id"] for c in view["contacts"]] == ["c0", "c1", "c99"]
+
+
+async def test_a_runner_with_nothing_to_catch_up_is_live_at_once(nc: NATS, js: JetStreamContext,
+                                                                 engine: AsyncEngine) -> None:
+    """/health should not say `catching_up` of a projection that has nothing to catch up (an empty stream)."""
+    runner = ProjectionRunner(nc, js, engine, ResidentViewProjection(), batch=25)
+    seen: list[str] = []
+    async with running(runner):
+        while runner.status.state != "live":
+            if not seen or seen[-1] != runner.status.state:
+                seen.append(runner.status.state)
+            await asyncio.sleep(0.001)
+    assert "catching_up" not in seen, seen
