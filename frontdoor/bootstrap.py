@@ -16,7 +16,7 @@ from events.store import JetStreamEventStore
 from events.streams import ensure_streams
 from events.subjects import CARE_STREAM, IDEMPOTENCY_BUCKET
 from frontdoor.audit import AuditLog
-from frontdoor.embedded_nats import EmbeddedNats
+from frontdoor.embedded_nats import EmbeddedNats, shared_server
 from frontdoor.flagging import FlagWriter
 from frontdoor.handling import CommandHandler
 from frontdoor.idempotency import IdempotencyKeys
@@ -60,12 +60,13 @@ async def connect_nats(settings: Settings) -> tuple[NATS, EmbeddedNats | None]:
     embedded = None
     url = settings.nats_url
     if not url:
-        embedded = EmbeddedNats(settings.resolved_data_dir() / "nats")
         # Started from this thread, not a worker thread: the child is tied to the thread that made it
         # (PR_SET_PDEATHSIG), and a pool thread may end before the process does. It is ready in ~0.1 s.
-        embedded.start()
-        url = embedded.url
-        log.info("embedded nats-server on %s (data in %s)", url, embedded.store_dir)
+        url, embedded = shared_server(settings.resolved_data_dir() / "nats")
+        if embedded is not None:
+            log.info("embedded nats-server on %s (data in %s)", url, embedded.store_dir)
+        else:
+            log.info("using the nats-server another frontdoor process runs for this data directory: %s", url)
     servers = [u.strip() for u in url.split(",") if u.strip()]
     nc = await nats.connect(servers=servers, max_reconnect_attempts=-1, name="frontdoor")
     return nc, embedded

@@ -61,9 +61,19 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
                                                lifespan="off"))
         settle_heap()
         typer.echo(f"frontdoor serving on http://{host}:{port}/ (API docs at /docs)", err=True)
+        # uvicorn shuts down on SIGTERM/SIGINT and then raises the signal again under the handlers it found,
+        # which (the defaults) ended the process before the projections, NATS and the embedded server were
+        # stopped below. With these, the re-raised signal does nothing and the shutdown finishes.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _after_uvicorn)
         await server.serve()
     finally:
         await stop_services(services)
+        typer.echo("frontdoor stopped", err=True)
+
+
+def _after_uvicorn(_signum: int, _frame: object) -> None:
+    """Ignores the signal uvicorn raises again once it has shut down: the caller stops the rest in order."""
 
 
 def settle_heap() -> None:

@@ -2,12 +2,18 @@
 
 Used by `frontdoor serve` when FRONTDOOR_NATS_URL is unset, and by the test fixtures. Never the machine's
 own nats-server on 4222: that one is too old for atomic batches.
+
+One data directory, one server: while `frontdoor serve` runs, `frontdoor demo-city` (or `evaluate`, `check`…) on
+the same FRONTDOOR_DATA_DIR connects to that server instead of starting a second one on the same files (which
+wrote the city where the running service never saw it). The owner holds a lock on `nats.lock` beside the store
+for as long as it lives, and writes its address to `nats.url`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import signal
@@ -59,6 +65,7 @@ class EmbeddedNats:
         self.port = port or free_port()
         self.ready_timeout = ready_timeout
         self._process: subprocess.Popen[bytes] | None = None
+        self._owner_lock: int | None = None  # the data directory's lock, when this server is its one server
 
     @property
     def url(self) -> str:
@@ -98,6 +105,19 @@ class EmbeddedNats:
         raise EmbeddedNatsError(f"nats-server did not listen on {self.port} within {self.ready_timeout}s")
 
     def stop(self) -> None:
+        try:
+            self._stop_process()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        lock, self._owner_lock = self._owner_lock, None
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                _url_file(self.store_dir).unlink()
+            os.close(lock)  # releases the lock: the next command starts its own server
+
+    def _stop_process(self) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -117,3 +137,44 @@ class EmbeddedNats:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _url_file(store_dir: Path) -> Path:
+    return store_dir.parent / "nats.url"
+
+
+def shared_server(store_dir: Path, *, wait_s: float = 20.0) -> tuple[str, EmbeddedNats | None]:
+    """The address of this data directory's server: the one another process already runs (then None: not ours to
+    stop), or a new one this process now owns."""
+    store_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = os.open(store_dir.parent / "nats.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        return _owners_url(store_dir, wait_s), None
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            _url_file(store_dir).unlink()  # left by an owner that was killed
+        server = EmbeddedNats(store_dir)
+        server._owner_lock = lock
+        server.start()
+    except BaseException:
+        os.close(lock)
+        raise
+    temporary = _url_file(store_dir).with_suffix(".tmp")
+    temporary.write_text(server.url)
+    temporary.replace(_url_file(store_dir))  # whole or not at all: a reader never sees half an address
+    return server.url, server
+
+
+def _owners_url(store_dir: Path, wait_s: float) -> str:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError):
+            url = _url_file(store_dir).read_text().strip()
+            if url:
+                return url
+        time.sleep(0.05)  # the owner is still starting its server
+    raise EmbeddedNatsError(f"another process holds {store_dir.parent / 'nats.lock'} but published no address "
+                            f"within {wait_s:g}s; is a frontdoor process stuck? (or set FRONTDOOR_NATS_URL)")
