@@ -1,8 +1,9 @@
 """A small closed-loop HTTP load client (httpx, asyncio), used by benchmark 4 when `wrk` is not installed.
 
 Run as its own process: `python -m bench.http_load --base URL --paths FILE --token T --connections N
---duration S`. Each of N connections posts the contact body to its own path, one request at a time, until the
-time is up. Prints one JSON line: requests, errors, rps, p50_ms, p99_ms.
+--duration S`. Each of N connections posts the contact body round-robin over its share of the paths (its own
+path when there are N), one request at a time, until the time is up. Prints one JSON line: requests, errors,
+rps, p50_ms, p99_ms.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ async def load(base: str, paths: list[str], token: str, connections: int, durati
     body = json.dumps(CONTACT).encode()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    async def connection(path: str, deadline: float) -> None:
+    async def connection(mine: list[str], deadline: float) -> None:
         nonlocal errors
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10.0) as client:
+            sent = 0
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
                 try:
-                    response = await client.post(path, content=body)
+                    response = await client.post(mine[sent % len(mine)], content=body)
+                    sent += 1
                     if response.status_code != 201:
                         errors += 1
                 except httpx.HTTPError:
@@ -42,7 +45,10 @@ async def load(base: str, paths: list[str], token: str, connections: int, durati
 
     began = time.perf_counter()
     deadline = began + duration
-    await asyncio.gather(*(connection(paths[i % len(paths)], deadline) for i in range(connections)))
+    # Connection i takes paths i, i + N, i + 2N…: its own resident when there are N paths, its share of the city
+    # when there are more.
+    await asyncio.gather(*(connection(paths[i::connections] or [paths[i % len(paths)]], deadline)
+                           for i in range(connections)))
     elapsed = time.perf_counter() - began
     ms = [x * 1000 for x in latencies] or [0.0]
     return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
