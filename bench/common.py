@@ -137,3 +137,10 @@ def registration(n: int) -> ResidentRegistered:
 def contact(n: int) -> ContactRecorded:
     return ContactRecorded(contact_id=uuid7(), channel="phone", caller=CALLER, needs=["housing"], urgency="routine",
                            safeguarding=False, summary=f"bench contact {n}", outcome="advice")
+
+
+def city_person(i: int) -> tuple[date, str]:
+    """Birth date and postcode of the i-th of a city's residents: spread so that blocks stay small and no two
+    near neighbours look like one person."""
+    return (date(1925 + i % 70, 1 + i % 12, 1 + i % 28),
+            f"SO{14 + i % 6} {i % 9}{'ABDEFGHJL'[i % 9]}{'NPQRSTUWX'[i // 9 % 9]}")

@@ -19,12 +19,12 @@ import contextlib
 import os
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import httpx
 import nats
 
-from bench.common import Row, envelope, info_row, percentile, temp_dir
+from bench.common import Row, city_person, envelope, info_row, percentile, temp_dir
 from bench.http_contact import SECRET, start, stop, wait_healthy
 from events.catalogue import Caller, ContactRecorded, ResidentRegistered
 from events.errors import ConcurrencyConflict
@@ -46,9 +46,9 @@ async def _load_residents(store: JetStreamEventStore, count: int) -> dict[str, i
 
     async def register(i: int) -> None:
         rid = uuid7()
+        born, postcode = city_person(i)
         person = ResidentRegistered(given_name="Load", family_name=rid[-10:].translate(LETTERS).title(),
-                                    date_of_birth=date(1925 + i % 70, 1 + i % 12, 1 + i % 28),
-                                    postcode=f"SO{14 + i % 6} {i % 9}{'ABDEFGHJL'[i % 9]}{'NPQRSTUWX'[i // 9 % 9]}")
+                                    date_of_birth=born, postcode=postcode)
         last[rid] = (await store.append(rid, [envelope(rid, person)], expected_seq=0)).seq
 
     for first in range(0, count, 32):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Row, info_row, ratio_row, temp_dir
+from bench.common import Row, city_person, info_row, ratio_row, temp_dir
 from bench.http_load import CONTACT
 from frontdoor.api.auth import issue_token
 from frontdoor.embedded_nats import EmbeddedNats, free_port
@@ -99,10 +99,10 @@ def register_residents(base: str, token: str, count: int, *, different: bool = F
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10.0) as client:
         paths = []
         for i in range(count):
+            born, postcode = city_person(i)
             person = RESIDENT if not different else {
                 "given_name": "Resident", "family_name": f"{i:05d}".translate(LETTERS).title(),
-                "date_of_birth": f"{1925 + i % 70}-{1 + i % 12:02d}-{1 + i % 28:02d}",
-                "postcode": f"SO{14 + i % 6} {i % 9}{'ABDEFGHJL'[i % 9]}{'NPQRSTUWX'[i // 9 % 9]}"}
+                "date_of_birth": born.isoformat(), "postcode": postcode}
             response = client.post("/residents", json=person)
             response.raise_for_status()
             paths.append(f"/residents/{response.json()['resident_id']}/contacts")

@@ -29,6 +29,7 @@ from projections import people_matching as matching
 from projections import resident_view, rules
 from projections.checkpoints import load_checkpoint, save_checkpoint
 from projections.recent_documents import RecentDocuments
+from projections.resident_view_projection import load_views
 from projections.tables import detector_blocks, detector_people, detector_views
 from projections.upsert import upsert
 
@@ -63,7 +64,7 @@ class DuplicateDetector:
         touched = {e.resident_id for e in batch} | {e.event.other_resident_id for e in batch
                                                     if isinstance(e.event, ResidentsLinked)}
         views, missing = self._recent.take(touched)
-        views |= await _load(conn, missing)
+        views |= await load_views(conn, missing, detector_views)
         registered: dict[str, tuple[matching.Person, frozenset[str]]] = {}  # this batch's, written at its end
         for recorded in batch:
             view = views.setdefault(recorded.resident_id, resident_view.new_view(recorded.resident_id))
@@ -102,7 +103,7 @@ class DuplicateDetector:
     async def _linked_views(self, conn: AsyncConnection, view: View, views: dict[str, View]) -> dict[str, View]:
         found, missing = self._recent.take(r for r in view["linked_residents"] if r not in views)
         views.update(found)
-        views.update(await _load(conn, missing))
+        views.update(await load_views(conn, missing, detector_views))
         return {r: views[r] for r in view["linked_residents"] if r in views}
 
     async def _possible_duplicates(self, conn: AsyncConnection, view: View,
@@ -152,13 +153,3 @@ async def _write_people(conn: AsyncConnection, registered: dict[str, tuple[match
         "resident_id": p.resident_id, "given_name": p.given_name, "family_name": p.family_name,
         "date_of_birth": p.date_of_birth, "postcode": p.postcode, "nhs_number": p.nhs_number,
     } for p, _keys in (registered[rid] for rid in ids)], key=["resident_id"])
-
-
-async def _load(conn: AsyncConnection, resident_ids: set[str]) -> dict[str, View]:
-    found: dict[str, View] = {}
-    ordered = sorted(resident_ids)
-    for start in range(0, len(ordered), 500):
-        rows = await conn.execute(select(detector_views.c.resident_id, detector_views.c.doc)
-                                  .where(detector_views.c.resident_id.in_(ordered[start:start + 500])))
-        found.update({rid: orjson.loads(doc) for rid, doc in rows})
-    return found

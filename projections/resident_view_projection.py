@@ -66,13 +66,14 @@ class ResidentViewProjection:
         self._recent.keep(views, written)
 
 
-async def load_views(conn: AsyncConnection, resident_ids: set[str]) -> dict[str, dict[str, Any]]:
+async def load_views(conn: AsyncConnection, resident_ids: set[str], table: Table = resident_views
+                     ) -> dict[str, dict[str, Any]]:
+    """The stored documents of these residents from `table` (the detector keeps its own copy in another)."""
     found: dict[str, dict[str, Any]] = {}
     ids = sorted(resident_ids)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        rows = await conn.execute(select(resident_views.c.resident_id, resident_views.c.doc)
-                                  .where(resident_views.c.resident_id.in_(chunk)))
+        rows = await conn.execute(select(table.c.resident_id, table.c.doc).where(table.c.resident_id.in_(chunk)))
         for rid, doc in rows:
             found[rid] = orjson.loads(doc)
     return found

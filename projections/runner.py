@@ -115,7 +115,7 @@ class ProjectionRunner:
 
     async def _lead(self) -> None:
         self._forget()  # another holder may have moved on since this process last led
-        async with write_transaction(self._engine) as conn:
+        async with self._engine.connect() as conn:  # a read: no need to queue with the writers
             self.status.applied_seq = self._stored_seq = await load_checkpoint(conn, self.name)
         self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
