@@ -154,17 +154,27 @@ class CareCoordinatorAssigned(Event):
 
 
 class ResidentsLinked(Event):
+    """Written to both records' subjects in one atomic batch (v2): each record's own stream says it is linked.
+    Version 1 was written to one record only; it is read as v2 with `both_records=False`, and a fold of such
+    an event also links the other record, as it always did."""
+
+    version: ClassVar[int] = 2
     resident_id: str
     other_resident_id: str
     evidence: Summary
     decided_by: ShortText
+    both_records: bool = True
 
 
 class ResidentsUnlinked(Event):
+    """As `ResidentsLinked`: v2 on both records, v1 (one record only) read with `both_records=False`."""
+
+    version: ClassVar[int] = 2
     resident_id: str
     other_resident_id: str
     evidence: Summary
     decided_by: ShortText
+    both_records: bool = True
 
 
 class DuplicationFlagged(Event):
@@ -180,6 +190,14 @@ class DuplicationResolved(Event):
     resolution: Resolution
     by: ShortText
     note: Summary | None = None
+
+
+class EventSuperseded(Event):
+    """An operator's mark on a message of this resident's subject that cannot be read (or must not be folded):
+    folds skip the named sequence from then on. The bad message stays in the stream: nothing is ever deleted."""
+
+    sequence: Annotated[int, Field(ge=1)]
+    reason: Summary
 
 
 class RecordViewed(Event):
@@ -221,6 +239,7 @@ CARE_EVENTS: tuple[type[Event], ...] = (
     ResidentsUnlinked,
     DuplicationFlagged,
     DuplicationResolved,
+    EventSuperseded,
 )
 AUDIT_EVENTS: tuple[type[Event], ...] = (RecordViewed, ExportMade)
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in CARE_EVENTS + AUDIT_EVENTS}

@@ -40,3 +40,11 @@ def _contact_v0_single_need(data: Data) -> Data:
     need = data.get("need")
     new["needs"] = [need] if need else []
     return new
+
+
+@upcaster("ResidentsLinked", 1)
+@upcaster("ResidentsUnlinked", 1)
+def _link_v1_one_record(data: Data) -> Data:
+    """v1 links and unlinks were written to one of the two records only: a fold must also apply them to the
+    other record, which v2 (written to both) says itself."""
+    return data | {"both_records": False}

@@ -178,3 +178,20 @@ def test_an_nhs_number_with_a_wrong_check_digit_is_rejected() -> None:
 def test_a_nine_digit_nhs_number_is_rejected() -> None:
     with pytest.raises(ValueError, match="10 digits"):
         normalise_nhs_number("943476591")
+
+
+@pytest.mark.parametrize("event_type", ["ResidentsLinked", "ResidentsUnlinked"])
+def test_a_v1_link_written_to_one_record_is_read_as_v2_saying_so(event_type: str) -> None:
+    data = {"resident_id": "a", "other_resident_id": "b", "evidence": "same person", "decided_by": "admin-1"}
+    envelope = wrapped().model_copy(update={"type": event_type, "version": 1, "data": data})
+    event = to_event(envelope)
+    assert type(event).__name__ == event_type and event.version == 2
+    assert event.model_dump() == data | {"both_records": False}
+
+
+def test_a_new_link_says_it_is_on_both_records() -> None:
+    from events.catalogue import ResidentsLinked
+
+    event = ResidentsLinked(resident_id="a", other_resident_id="b", evidence="same person", decided_by="admin-1")
+    assert event.both_records and wrap(event, event_id="e", resident_id="a", actor=HANDLER, occurred_at=OCCURRED,
+                                       correlation_id="c").version == 2
