@@ -1,5 +1,5 @@
 """The baseline server of benchmark 4: FastAPI with the same request body model as the real contact route
-(`frontdoor.api.schemas.ContactBody`), doing nothing but answer 201. Served by uvicorn with one worker."""
+(`frontdoor.application.inputs.ContactBody`), doing nothing but answer 201. Served by uvicorn with one worker."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from events.ids import uuid7
-from frontdoor.api.schemas import ContactBody
+from frontdoor.application.inputs import ContactBody
 
 app = FastAPI(title="bare baseline")
 

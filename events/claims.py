@@ -1,13 +1,19 @@
 """NHS-number uniqueness (DESIGN §3): a claim in the KV bucket NHS_NUMBERS before the registration is appended.
 
 A claim whose registration never landed (a crash between the two writes) belongs to nobody in the stream;
-it is taken over when a registration for the same number comes again, and reported by `orphans`.
+it is taken over when a registration for the same number comes again, and reported by `frontdoor check`. A claim
+records when it was made: one whose registration is still in flight also has an empty stream, so a claim is only
+taken over once it is older than any registration can take to land (issue 9: under concurrency, taking over
+young claims registered one number to two and three residents). The takeover is a compare-and-set on the claim's
+revision, so of several processes that find the same orphan only one takes it.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+import orjson
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
@@ -20,6 +26,22 @@ class Claim:
     number: str
     resident_id: str
     revision: int
+    claimed_at: float = 0.0  # epoch seconds; 0 for a claim written before claims said when
+    created: bool = False  # made (or taken over) by the call that returned it
+
+    def age_s(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - self.claimed_at
+
+
+def _value(resident_id: str) -> bytes:
+    return orjson.dumps({"resident_id": resident_id, "claimed_at": round(time.time(), 3)})
+
+
+def _parse(number: str, value: bytes, revision: int, *, created: bool = False) -> Claim:
+    if value.startswith(b"{"):
+        data = orjson.loads(value)
+        return Claim(number, str(data["resident_id"]), revision, float(data.get("claimed_at", 0)), created)
+    return Claim(number, value.decode(), revision)  # the first release stored the resident id alone
 
 
 class NhsNumberClaims:
@@ -37,7 +59,7 @@ class NhsNumberClaims:
             return None
         if entry.value is None or entry.revision is None:
             return None
-        return Claim(number, entry.value.decode(), entry.revision)
+        return _parse(number, entry.value, entry.revision)
 
     async def claim(self, number: str, resident_id: str) -> Claim:
         """Claims `number` for `resident_id`, or returns the claim that already holds it.
@@ -46,22 +68,25 @@ class NhsNumberClaims:
         by updating at the tombstone's revision.
         """
         try:
-            revision = await self._kv.create(number, resident_id.encode())
-            return Claim(number, resident_id, revision)
+            value = _value(resident_id)
+            revision = await self._kv.create(number, value)
+            return _parse(number, value, revision, created=True)
         except KeyWrongLastSequenceError:
             existing = await self.owner(number)
             if existing is None:  # deleted between our two calls: try once more
-                revision = await self._kv.create(number, resident_id.encode())
-                return Claim(number, resident_id, revision)
+                value = _value(resident_id)
+                revision = await self._kv.create(number, value)
+                return _parse(number, value, revision, created=True)
             return existing
 
     async def take_over(self, claim: Claim, resident_id: str) -> Claim | None:
         """Moves an orphaned claim to `resident_id`, unless someone else moved it first."""
+        value = _value(resident_id)
         try:
-            revision = await self._kv.update(claim.number, resident_id.encode(), last=claim.revision)
+            revision = await self._kv.update(claim.number, value, last=claim.revision)
         except KeyWrongLastSequenceError:
             return None
-        return Claim(claim.number, resident_id, revision)
+        return _parse(claim.number, value, revision, created=True)
 
     async def numbers(self) -> list[str]:
         try:

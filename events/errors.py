@@ -27,3 +27,15 @@ class AppendRejected(StoreError):
     def __init__(self, err_code: int, description: str) -> None:
         super().__init__(f"append rejected ({err_code}): {description}")
         self.err_code = err_code
+
+
+class UnreadableEvent(StoreError):
+    """A message on a resident's subject that this release cannot read (not JSON, an unknown type, a failed
+    validation). Nothing is decided on a history with a hole in it: an operator looks at the message and marks
+    it superseded (`EventSuperseded`), after which folds skip it."""
+
+    def __init__(self, resident_id: str, seq: int, reason: str) -> None:
+        super().__init__(f"resident {resident_id}: the event at stream sequence {seq} cannot be read ({reason})")
+        self.resident_id = resident_id
+        self.seq = seq
+        self.reason = reason

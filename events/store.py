@@ -20,10 +20,12 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
 
-from events.codec import decode, encode
+from events.catalogue import EventSuperseded
+from events.codec import UnknownEventType, decode, encode
 from events.envelope import Envelope, RecordedEvent
-from events.errors import AppendRejected, ConcurrencyConflict, StoreUnavailable
+from events.errors import AppendRejected, ConcurrencyConflict, StoreUnavailable, UnreadableEvent
 from events.ids import uuid7
 from events.ports import AppendResult
 from events.subjects import CARE_STREAM, CARE_SUBJECTS, resident_subject
@@ -54,38 +56,46 @@ class JetStreamEventStore:
     async def append(
         self, resident_id: str, envelopes: Sequence[Envelope], *, expected_seq: int
     ) -> AppendResult:
-        if not envelopes:
+        return await self.append_many([(resident_id, envelopes, expected_seq)])
+
+    async def append_many(self, parts: Sequence[tuple[str, Sequence[Envelope], int]]) -> AppendResult:
+        """Appends events to one or more residents' subjects, all or nothing, each resident's part checked
+        against its own expected last sequence (verified on 2.15.1: a stale part refuses the whole batch)."""
+        parts = [part for part in parts if part[1]]
+        messages = [(resident_subject(rid), envelope, expected if i == 0 else None)
+                    for rid, envelopes, expected in parts for i, envelope in enumerate(envelopes)]
+        if not messages:
             raise ValueError("nothing to append")
-        if len(envelopes) > MAX_BATCH:
+        if len(messages) > MAX_BATCH:
             raise ValueError(f"a command may write at most {MAX_BATCH} events")
-        subject = resident_subject(resident_id)
-        if len(envelopes) == 1:
-            payload, headers = encode(envelopes[0])
+        who = ", ".join(rid for rid, _, _ in parts)
+        expected_seq = parts[0][2]
+        if len(messages) == 1:
+            subject, envelope, _ = messages[0]
+            payload, headers = encode(envelope)
             headers[EXPECTED_SEQ] = str(expected_seq)
             reply = await self._request(subject, payload, headers)
-            return self._result(resident_id, expected_seq, reply)
+            return self._result(who, expected_seq, reply)
         for attempt in range(BATCH_ATTEMPTS):
             async with self._batch_slots:
-                reply = await self._append_batch(subject, envelopes, expected_seq)
+                reply = await self._append_batch(messages)
             error = reply.get("error")
             if not (isinstance(error, dict) and error.get("err_code") == BATCH_INCOMPLETE):
-                return self._result(resident_id, expected_seq, reply)
+                return self._result(who, expected_seq, reply)
             await asyncio.sleep(0.01 * 2**attempt)
-        raise StoreUnavailable(f"{subject}: the server kept abandoning the batch (too many batches in flight)")
+        raise StoreUnavailable(f"{who}: the server kept abandoning the batch (too many batches in flight)")
 
-    async def _append_batch(
-        self, subject: str, envelopes: Sequence[Envelope], expected_seq: int
-    ) -> dict[str, object]:
+    async def _append_batch(self, messages: Sequence[tuple[str, Envelope, int | None]]) -> dict[str, object]:
         # nats-py's js.publish raises on the non-commit messages of a batch (nats.py #811): they go as core
-        # publishes and only the commit is a request. The expected sequence rides on the first message.
+        # publishes and only the commit is a request. Each subject's expected sequence rides on its first message.
         batch_id = uuid7()
-        last = len(envelopes)
-        for position, envelope in enumerate(envelopes, start=1):
+        last = len(messages)
+        for position, (subject, envelope, expected) in enumerate(messages, start=1):
             payload, headers = encode(envelope)
             headers["Nats-Batch-Id"] = batch_id
             headers["Nats-Batch-Sequence"] = str(position)
-            if position == 1:
-                headers[EXPECTED_SEQ] = str(expected_seq)
+            if expected is not None:
+                headers[EXPECTED_SEQ] = str(expected)
             if position == last:
                 headers["Nats-Batch-Commit"] = "1"
                 return await self._request(subject, payload, headers)
@@ -119,17 +129,63 @@ class JetStreamEventStore:
         return AppendResult(seq=int(str(reply["seq"])), duplicate=bool(reply.get("duplicate", False)))
 
     async def read_resident(self, resident_id: str, *, after_seq: int = 0) -> list[RecordedEvent]:
+        """The resident's events in order. A message that cannot be read raises `UnreadableEvent` naming its
+        sequence, unless a later `EventSuperseded` on the same subject names it; superseded sequences are left
+        out whether they could be read or not."""
         subject = resident_subject(resident_id)
-        events: list[RecordedEvent] = []
+        raw: list[tuple[int, bytes]] = []
         start = after_seq + 1
         while True:
             batch, more = await self._direct_get_batch(subject, start)
-            events.extend(batch)
+            raw.extend(batch)
             if not more or not batch:
-                return events
-            start = batch[-1].seq + 1
+                break
+            start = batch[-1][0] + 1
+        events: list[RecordedEvent] = []
+        unreadable: dict[int, str] = {}
+        for seq, data in raw:
+            try:
+                events.append(decode(seq, data))
+            except (ValueError, ValidationError, UnknownEventType) as exc:
+                unreadable[seq] = str(exc).splitlines()[0][:200]
+        superseded = {e.event.sequence for e in events if isinstance(e.event, EventSuperseded)}
+        for seq in sorted(set(unreadable) - superseded):
+            raise UnreadableEvent(resident_id, seq, unreadable[seq])
+        if superseded:
+            events = [e for e in events if e.seq not in superseded]
+        return events
 
-    async def _direct_get_batch(self, subject: str, start: int) -> tuple[list[RecordedEvent], bool]:
+    async def last_subject_seq(self, resident_id: str) -> int:
+        """The sequence of the resident's last message (0 for none): one direct get. Confirms a decision taken
+        on a cached state before it is answered without writing."""
+        subject = resident_subject(resident_id)
+        try:
+            msg = await self._nc.request(f"$JS.API.DIRECT.GET.{self._stream}",
+                                         orjson.dumps({"last_by_subj": subject}), timeout=self._timeout)
+        except (TimeoutError, NatsTimeout) as exc:
+            raise StoreUnavailable(f"direct get of the last message on {subject} timed out") from exc
+        except NoRespondersError as exc:
+            raise StoreUnavailable(f"no JetStream stream answers direct gets for {subject}") from exc
+        headers = msg.headers or {}
+        if headers.get("Status") == "404":
+            return 0
+        if "Nats-Sequence" not in headers:
+            raise StoreUnavailable(f"direct get on {subject}: status {headers.get('Status')}")
+        return int(headers["Nats-Sequence"])
+
+    async def message(self, seq: int) -> tuple[str, bytes] | None:
+        """The raw message at a stream sequence (subject, payload), for an operator's look at a bad event."""
+        try:
+            msg = await self._nc.request(f"$JS.API.DIRECT.GET.{self._stream}", orjson.dumps({"seq": seq}),
+                                         timeout=self._timeout)
+        except (TimeoutError, NatsTimeout, NoRespondersError) as exc:
+            raise StoreUnavailable(f"direct get of sequence {seq} failed ({exc})") from exc
+        headers = msg.headers or {}
+        if "Nats-Subject" not in headers:
+            return None
+        return headers["Nats-Subject"], msg.data
+
+    async def _direct_get_batch(self, subject: str, start: int) -> tuple[list[tuple[int, bytes]], bool]:
         """One batched direct get (ADR-31). Returns the events and whether more are pending."""
         inbox = self._nc.new_inbox()
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -159,7 +215,7 @@ class JetStreamEventStore:
                 raise StoreUnavailable(f"direct get on {subject} timed out") from exc
         finally:
             await sub.unsubscribe()
-        return [decode(seq, data) for seq, data in raw], more
+        return raw, more
 
     async def read_all(self, *, from_seq: int = 1, to_seq: int | None = None) -> AsyncIterator[RecordedEvent]:
         """Every event from `from_seq` to `to_seq` (default: the last one when the read starts), in order."""

@@ -184,18 +184,20 @@ def evaluate(
 
 @app.command()
 def check() -> None:
-    """Consistency check: NHS-number claims whose registration never landed (exit 1 if any are found)."""
+    """Consistency check: NHS-number claims whose registration never landed, and NHS numbers registered to more
+    than one resident (exit 1 if any are found)."""
     settings = load_settings()
     raise typer.Exit(asyncio.run(_check(settings)))
 
 
 async def _check(settings: Settings) -> int:
     from frontdoor.bootstrap import start_services, stop_services
-    from frontdoor.consistency import check_claims
+    from frontdoor.consistency import check_claims, duplicate_numbers
 
     services = await start_services(settings, run_projections=False)
     try:
         checked, problems = await check_claims(services)
+        problems += await duplicate_numbers(services)
     finally:
         await stop_services(services)
     for p in problems:

@@ -1,7 +1,8 @@
 """Idempotency-Key (DESIGN §6): a retried request returns the first response and writes nothing.
 
-The first response is kept for a day in the KV bucket IDEMPOTENCY, keyed by who asked, the route and the key;
-the same key with a different body is refused. If the process dies between writing the events and keeping
+The first response is kept for a day in the KV bucket IDEMPOTENCY, keyed by who asked and the key, with a digest
+of the request it answered (method, path, body): the same key with another request, on any route, is refused.
+If the process dies between writing the events and keeping
 the response, the retry still writes nothing: the key also fixes the event ids and the new thing's id, and
 the command handler recognises events it has already written.
 """
@@ -13,8 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from nats.errors import Error as NatsError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
+
+from events.errors import StoreUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,23 +33,30 @@ class IdempotencyKeys:
         self._kv = kv
 
     @staticmethod
-    def slot(sub: str, route: str, key: str) -> str:
-        return hashlib.sha256(f"{sub}\x1f{route}\x1f{key}".encode()).hexdigest()
+    def slot(sub: str, key: str) -> str:
+        return hashlib.sha256(f"{sub}\x1f{key}".encode()).hexdigest()
 
     @staticmethod
-    def fingerprint(body: bytes) -> str:
-        return hashlib.sha256(body).hexdigest()
+    def fingerprint(*parts: bytes) -> str:
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+        return digest.hexdigest()
 
     async def find(self, slot: str) -> StoredResponse | None:
         try:
             entry = await self._kv.get(slot)
         except KeyNotFoundError:
             return None
+        except (NatsError, TimeoutError) as exc:
+            raise StoreUnavailable(f"the idempotency store did not answer ({type(exc).__name__})") from exc
         if entry.value is None:
             return None
         data = orjson.loads(entry.value)
         return StoredResponse(data["fingerprint"], int(data["status"]), data["body"])
 
     async def keep(self, slot: str, response: StoredResponse) -> None:
+        """May raise: the caller decides whether a write that already landed still succeeds (it does)."""
         await self._kv.put(slot, orjson.dumps(
             {"fingerprint": response.fingerprint, "status": response.status, "body": response.body}))

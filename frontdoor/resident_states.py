@@ -52,6 +52,10 @@ class ResidentStates:
         self.remember(resident_id, folded)
         return folded
 
+    def holds(self, resident_id: str) -> bool:
+        """Whether a load would answer from memory (and so may be behind another process's writes)."""
+        return resident_id in self._cache
+
     def remember(self, resident_id: str, folded: Folded) -> None:
         if self._capacity == 0:
             return

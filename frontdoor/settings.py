@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     ping_pong_days: int = Field(default=30, ge=1, description="Handoff ping-pong window (days)")
     person_match: float = Field(default=0.82, gt=0, le=1, description="Possible duplicate resident score")
     lease_ttl_s: float = Field(default=10.0, ge=0.5, le=300, description="Projection lease TTL: failover time")
+    max_body_bytes: int = Field(default=262_144, ge=1024, le=16 * 1024 * 1024,
+                                description="Largest request body accepted; larger ones get 413 before parsing")
     poison_policy: str = Field(default="stop", pattern="^(stop|park)$", description="stop, or park on dead letter")
 
     def resolved_data_dir(self) -> Path:

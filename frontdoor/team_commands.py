@@ -1,32 +1,43 @@
 """Commands from team systems over NATS (DESIGN §3): request-reply on `cmd.<team_id>.<command>` for accept,
-decline, complete and handoff. The reply is the result, or a problem object like the HTTP API's.
+decline, complete and handoff. The reply is the result, or the same problem object the HTTP API answers.
 
-The team is the one in the subject: in a deployment each team's NATS user may publish only under its own
-`cmd.<team_id>.>`, so the subject is the credential. Served with FastStream, which also documents these
-subjects in the AsyncAPI document (docs/asyncapi.json).
+The team is the one in the subject: each team's NATS identity may publish only under its own `cmd.<team_id>.>`,
+so the subject is the credential. This edge translates the message, calls the same use case as HTTP, and
+translates its answer. Served with FastStream, which also documents these subjects (docs/asyncapi.json).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
 from typing import Any
+from uuid import UUID
 
 from faststream import Path
 from faststream.nats import NatsBroker, NatsMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from events.catalogue import Identifier, Summary
-from events.envelope import Actor
-from events.errors import StoreUnavailable
+from events.catalogue import Summary
+from events.errors import UnreadableEvent
 from events.ids import uuid7
-from frontdoor.api.problems import domain_problem, problem_body
-from frontdoor.domain import commands as c
+from events.subjects import is_team_id
+from frontdoor.api.problems import (
+    UNAVAILABLE,
+    domain_problem,
+    problem_body,
+    unavailable_problem,
+    unreadable_problem,
+    validation_errors,
+)
+from frontdoor.application import referrals
+from frontdoor.application.inputs import HandoffBody, OutcomeBody, ReasonBody, TeamId
+from frontdoor.application.referrals import Step
+from frontdoor.application.who import Asked, Idempotency, Principal
 from frontdoor.domain.errors import DomainError, InvalidCommand
-from frontdoor.handling import Context
+from frontdoor.idempotency import IdempotencyKeys
 from frontdoor.services import Services
-from frontdoor.work_lookup import resident_of
 
-COMMANDS = ("accept", "decline", "complete", "handoff")
+COMMANDS: dict[str, Step] = {"accept": "accept", "decline": "decline", "complete": "complete", "handoff": "handoff"}
+log = logging.getLogger("frontdoor.team_commands")
 
 
 class TeamCommand(BaseModel):
@@ -34,25 +45,22 @@ class TeamCommand(BaseModel):
     handoff; `idempotency_key` (or the Idempotency-Key header) makes a retry harmless."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    referral_id: str = Field(min_length=1, max_length=64)
+    referral_id: UUID
     reason: Summary | None = None
     outcome: Summary | None = None
-    to_team: Identifier | None = None
+    to_team: TeamId | None = None
     worker: str | None = Field(default=None, max_length=200, description="who in the team did it (audit)")
-    idempotency_key: str | None = Field(default=None, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-def _command(name: str, team: str, body: TeamCommand) -> c.Command:
-    at = datetime.now(UTC)
-    if name == "accept":
-        return c.AcceptReferral(at=at, referral_id=body.referral_id, by_team=team)
-    if name == "decline":
-        return c.DeclineReferral(at=at, referral_id=body.referral_id, by_team=team, reason=_need(body.reason, "reason"))
-    if name == "complete":
-        return c.CompleteReferral(at=at, referral_id=body.referral_id, by_team=team,
-                                  outcome=_need(body.outcome, "outcome"))
-    return c.HandOffReferral(at=at, referral_id=body.referral_id, by_team=team, to_team=_need(body.to_team, "to_team"),
-                             reason=_need(body.reason, "reason"))
+def _body(step: Step, command: TeamCommand) -> ReasonBody | OutcomeBody | HandoffBody | None:
+    if step == "accept":
+        return None
+    if step == "complete":
+        return OutcomeBody(outcome=_need(command.outcome, "outcome"))
+    if step == "handoff":
+        return HandoffBody(to_team=_need(command.to_team, "to_team"), reason=_need(command.reason, "reason"))
+    return ReasonBody(reason=_need(command.reason, "reason"))
 
 
 def _need(value: str | None, field: str) -> str:
@@ -63,30 +71,33 @@ def _need(value: str | None, field: str) -> str:
 
 async def run_team_command(services: Services, team_id: str, name: str, raw: bytes,
                            headers: dict[str, str]) -> dict[str, Any]:
-    if name not in COMMANDS:
+    step = COMMANDS.get(name)
+    if step is None:
         return problem_body(404, "No such command", f"commands are {', '.join(COMMANDS)}", code="not-found")
-    if services.teams.get(team_id) is None:
-        return problem_body(403, "Not allowed", f"no team {team_id} in the directory", code="forbidden")
+    if not is_team_id(team_id) or services.teams.get(team_id) is None:
+        return problem_body(403, "Not allowed", f"no team {team_id[:80]} in the directory", code="forbidden")
     try:
-        body = TeamCommand.model_validate_json(raw)
+        command = TeamCommand.model_validate_json(raw)
     except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
-        return problem_body(422, "The request is not valid", f"{errors[0]['field']}: {errors[0]['message']}",
-                            code="invalid", errors=errors)
+        detail, errors = validation_errors(list(exc.errors()))
+        return problem_body(422, "The request is not valid", detail, code="invalid", errors=errors)
+    key = command.idempotency_key or headers.get("Idempotency-Key")
+    unkeyed = command.model_copy(update={"idempotency_key": None}).model_dump_json().encode()
+    idempotency = Idempotency(key, IdempotencyKeys.fingerprint(f"cmd.{team_id}.{name}".encode(), unkeyed)) \
+        if key else None
+    who = Principal(sub=command.worker or f"team:{team_id}", role="team", team_id=team_id)
+    asked = Asked(correlation_id=(headers.get("X-Correlation-Id") or uuid7())[:64], idempotency=idempotency)
     try:
-        if body.to_team and services.teams.get(body.to_team) is None:
-            raise InvalidCommand(f"no team {body.to_team} in the directory", field="to_team")
-        resident_id = await resident_of(services, "referral", body.referral_id)
-        key = body.idempotency_key or headers.get("Idempotency-Key")
-        actor = Actor(id=body.worker or f"team:{team_id}", role="team", team_id=team_id)
-        context = Context(actor=actor, correlation_id=headers.get("correlation_id") or uuid7(), idempotency_key=key)
-        outcome = await services.handler.handle(resident_id, _command(name, team_id, body), context)
+        answer = await referrals.take_step(services, who, asked, str(command.referral_id), step,
+                                           body=_body(step, command))
     except DomainError as error:
         return domain_problem(error)
-    except StoreUnavailable as exc:
-        return problem_body(503, "The event store is unavailable", str(exc), code="store-unavailable")
-    return {"ok": True, "command": name, "referral_id": body.referral_id, "resident_id": resident_id,
-            "seq": outcome.seq, "replayed": outcome.replayed}
+    except UnreadableEvent as exc:
+        return unreadable_problem(exc)
+    except UNAVAILABLE as exc:
+        log.warning("team command %s from %s: a dependency is unavailable: %r", name, team_id, exc)
+        return unavailable_problem(exc)
+    return {"ok": True, "command": name, **answer.body, "replayed": answer.replayed}
 
 
 def team_command_broker(services: Services, servers: list[str]) -> NatsBroker:

@@ -6,10 +6,11 @@ from fastapi import FastAPI
 
 from frontdoor.api.app import create_app
 from frontdoor.services import Services
-from frontdoor.ui import pages
+from frontdoor.ui import pages, resident_pages
 
 
 def create_web_app(services: Services) -> FastAPI:
     app = create_app(services)
     app.include_router(pages.router)
+    app.include_router(resident_pages.router)
     return app

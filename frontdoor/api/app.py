@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from frontdoor.api import flags, health, residents, teams, workflow
-from frontdoor.api.problems import install_problem_handlers
+from frontdoor.api.problems import BodyLimit, Unexpected, install_problem_handlers
 from frontdoor.services import Services
+from frontdoor.settings import Settings
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": {
+        "$ref": "#/components/schemas/Problem"}}}}
+
+
+# Every route may answer these, always as RFC 9457 problem documents: said once, in the OpenAPI document too.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _problem("Bad request"),
+    401: _problem("Not signed in, or the token is not valid"),
+    403: _problem("The role or team may not do this"),
+    404: _problem("No such resident, referral, assessment, flag or team"),
+    409: _problem("Conflicts with the record's current state (or an unreadable event on it)"),
+    413: _problem("Request body too large"),
+    422: _problem("The request is not valid: `errors` names each field at fault"),
+    503: _problem("A dependency (NATS, the database) is unavailable, or a min_seq read timed out; see Retry-After"),
+}
+PROBLEM_SCHEMA = {
+    "type": "object", "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+    "additionalProperties": True,
+}
 
 
 def create_app(services: Services) -> FastAPI:
@@ -15,9 +46,24 @@ def create_app(services: Services) -> FastAPI:
         version="0.1.0",
         description="The single front door for joined-up health and social care. Every write is an event on "
         "NATS JetStream; reads come from projections. Errors are application/problem+json (RFC 9457).",
+        responses=PROBLEMS,
     )
     app.state.services = services
     install_problem_handlers(app)
     for module in (health, residents, workflow, flags, teams):
         app.include_router(module.router)
+    # The documents (`frontdoor spec`) are drawn without services: then the default limit is as good as any.
+    limit = services.settings.max_body_bytes if services is not None else Settings().max_body_bytes
+    app.add_middleware(BodyLimit, limit=limit)
+    app.add_middleware(Unexpected)  # outermost of ours: nothing unhandled reaches Starlette's re-raising layer
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

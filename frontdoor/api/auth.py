@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from fastapi import Request
 
-from events.envelope import Actor
 from frontdoor.api.problems import Problem
+from frontdoor.application.who import ROLES, Principal
 
-ROLES = ("call_handler", "team", "coordinator", "analyst", "admin")
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    sub: str
-    role: str
-    team_id: str | None = None
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(id=self.sub, role=self.role, team_id=self.team_id)
+__all__ = ["ROLES", "Principal", "bearer", "issue_token", "requires", "verify_token"]
 
 
 def issue_token(secret: str, *, sub: str, role: str, team_id: str | None = None, ttl_s: int = 12 * 3600) -> str:

@@ -1,21 +1,18 @@
-"""The care workflow (DESIGN §6): referrals and their life cycle, assessments, the one care coordinator, links.
-
-Team tokens act as their own team: a team can only accept, decline, complete or hand off work addressed to
-it, and refers or assesses as itself. Staff roles act for the front door.
-"""
+"""The care workflow over HTTP (DESIGN §6): referrals and their life cycle, assessments, the one care coordinator,
+links. Each route translates the request, calls one use case, and translates its answer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from frontdoor.access import STAFF_ROLES
 from frontdoor.api.auth import Principal, requires
-from frontdoor.api.problems import Problem
-from frontdoor.api.schemas import (
+from frontdoor.api.writes import asked, respond, services_of
+from frontdoor.application import assessments, coordination, links, referrals
+from frontdoor.application.inputs import (
     AssessmentBody,
     CoordinatorBody,
     HandoffBody,
@@ -23,161 +20,90 @@ from frontdoor.api.schemas import (
     OutcomeBody,
     ReasonBody,
     ReferralBody,
+    TeamId,
 )
-from frontdoor.api.writes import context_for, idempotent, new_id, now, services_of
-from frontdoor.domain import commands as c
-from frontdoor.domain.errors import InvalidCommand, ResidentNotFound
-from frontdoor.services import Services
-from frontdoor.work_lookup import resident_of, team_holding
+from frontdoor.application.who import STAFF_ROLES
 
 router = APIRouter(tags=["workflow"])
 STAFF = requires(*STAFF_ROLES)
 STAFF_OR_TEAM = requires(*STAFF_ROLES, "team")
 TEAM_OR_ADMIN = requires("team", "admin", "coordinator")
 ADMIN = requires("admin")
-
-
-def _known_team(services: Services, team_id: str, field: str) -> None:
-    if services.teams.get(team_id) is None:
-        raise InvalidCommand(f"no team {team_id} in the directory (see GET /teams)", field=field)
-
-
-def _acting_team(who: Principal, claimed: str | None) -> str | None:
-    """A team token always acts as its own team, whatever the body says."""
-    if who.role == "team":
-        if claimed is not None and claimed != who.team_id:
-            raise Problem(403, "Not allowed", f"a {who.team_id} token cannot act for team {claimed}",
-                          code="forbidden")
-        return who.team_id
-    return claimed
-
-
-async def _respond(request: Request, who: Principal, resident_id: str, command: c.Command, body: dict[str, Any],
-                   *, status: int = 200) -> JSONResponse:
-    services = services_of(request)
-
-    async def run(key: str | None) -> dict[str, Any]:
-        outcome = await services.handler.handle(resident_id, command, context_for(request, who, key))
-        return body | {"resident_id": resident_id, "seq": outcome.seq}
-
-    return await idempotent(request, who, status=status, run=run)
+ResidentId = Annotated[UUID, Path(description="the resident's id (a UUID)")]
+ReferralId = Annotated[UUID, Path(description="the referral's id (a UUID)")]
+AssessmentId = Annotated[UUID, Path(description="the assessment's id (a UUID)")]
 
 
 @router.post("/residents/{resident_id}/referrals", status_code=201, summary="Refer to a team")
-async def refer(resident_id: str, body: ReferralBody, request: Request,
+async def refer(resident_id: ResidentId, body: ReferralBody, request: Request,
                 who: Annotated[Principal, Depends(STAFF_OR_TEAM)]) -> JSONResponse:
-    services = services_of(request)
-    _known_team(services, body.to_team, "to_team")
-    from_team = _acting_team(who, body.from_team)
-    services_key = request.headers.get("idempotency-key")
-    referral_id = new_id("referral", who, services_key.strip() if services_key else None)
-    command = c.MakeReferral(at=now(), referral_id=referral_id, from_team=from_team, to_team=body.to_team,
-                             need=body.need, urgency=body.urgency, reason=body.reason, contact_id=body.contact_id)
-    return await _respond(request, who, resident_id, command, {"referral_id": referral_id}, status=201)
-
-
-async def _team_step(request: Request, who: Principal, referral_id: str, claimed_team: str | None,
-                     make: Callable[[str], c.Command], reply: dict[str, Any]) -> JSONResponse:
-    """A step by the team holding a referral: a team token acts as itself; staff act for the holding team."""
-    services = services_of(request)
-    resident_id = await resident_of(services, "referral", referral_id)
-    by_team = _acting_team(who, claimed_team) or await team_holding(services, resident_id, referral_id)
-    return await _respond(request, who, resident_id, make(by_team), {"referral_id": referral_id} | reply)
+    return respond(await referrals.refer(services_of(request), who, await asked(request), str(resident_id), body))
 
 
 @router.post("/referrals/{referral_id}/accept", summary="Accept a referral (the team it is addressed to)")
-async def accept(referral_id: str, request: Request, who: Annotated[Principal, Depends(TEAM_OR_ADMIN)],
-                 team: str | None = None) -> JSONResponse:
-    return await _team_step(request, who, referral_id, team,
-                            lambda by: c.AcceptReferral(at=now(), referral_id=referral_id, by_team=by),
-                            {"status": "accepted"})
+async def accept(referral_id: ReferralId, request: Request, who: Annotated[Principal, Depends(TEAM_OR_ADMIN)],
+                 team: TeamId | None = None) -> JSONResponse:
+    return respond(await referrals.take_step(services_of(request), who, await asked(request), str(referral_id),
+                                             "accept", claimed_team=team))
 
 
 @router.post("/referrals/{referral_id}/decline", summary="Decline a referral, saying why")
-async def decline(referral_id: str, body: ReasonBody, request: Request,
+async def decline(referral_id: ReferralId, body: ReasonBody, request: Request,
                   who: Annotated[Principal, Depends(TEAM_OR_ADMIN)]) -> JSONResponse:
-    return await _team_step(request, who, referral_id, None,
-                            lambda by: c.DeclineReferral(at=now(), referral_id=referral_id, by_team=by,
-                                                         reason=body.reason),
-                            {"status": "declined"})
+    return respond(await referrals.take_step(services_of(request), who, await asked(request), str(referral_id),
+                                             "decline", body=body))
 
 
 @router.post("/referrals/{referral_id}/complete", summary="Complete an accepted referral")
-async def complete(referral_id: str, body: OutcomeBody, request: Request,
+async def complete(referral_id: ReferralId, body: OutcomeBody, request: Request,
                    who: Annotated[Principal, Depends(TEAM_OR_ADMIN)]) -> JSONResponse:
-    return await _team_step(request, who, referral_id, None,
-                            lambda by: c.CompleteReferral(at=now(), referral_id=referral_id, by_team=by,
-                                                          outcome=body.outcome),
-                            {"status": "completed"})
+    return respond(await referrals.take_step(services_of(request), who, await asked(request), str(referral_id),
+                                             "complete", body=body))
 
 
 @router.post("/referrals/{referral_id}/handoff", summary="Hand an accepted referral to another team")
-async def handoff(referral_id: str, body: HandoffBody, request: Request,
+async def handoff(referral_id: ReferralId, body: HandoffBody, request: Request,
                   who: Annotated[Principal, Depends(TEAM_OR_ADMIN)]) -> JSONResponse:
-    _known_team(services_of(request), body.to_team, "to_team")
-    return await _team_step(request, who, referral_id, None,
-                            lambda by: c.HandOffReferral(at=now(), referral_id=referral_id, by_team=by,
-                                                         to_team=body.to_team, reason=body.reason),
-                            {"status": "made", "to_team": body.to_team})
+    return respond(await referrals.take_step(services_of(request), who, await asked(request), str(referral_id),
+                                             "handoff", body=body))
 
 
 @router.post("/referrals/{referral_id}/withdraw", summary="Withdraw a referral that is no longer needed")
-async def withdraw(referral_id: str, body: ReasonBody, request: Request,
+async def withdraw(referral_id: ReferralId, body: ReasonBody, request: Request,
                    who: Annotated[Principal, Depends(STAFF_OR_TEAM)]) -> JSONResponse:
-    resident_id = await resident_of(services_of(request), "referral", referral_id)
-    command = c.WithdrawReferral(at=now(), referral_id=referral_id, by_team=_acting_team(who, None),
-                                 reason=body.reason)
-    return await _respond(request, who, resident_id, command, {"referral_id": referral_id, "status": "withdrawn"})
+    return respond(await referrals.take_step(services_of(request), who, await asked(request), str(referral_id),
+                                             "withdraw", body=body))
 
 
 @router.post("/residents/{resident_id}/assessments", status_code=201, summary="Start an assessment")
-async def start_assessment(resident_id: str, body: AssessmentBody, request: Request,
+async def start_assessment(resident_id: ResidentId, body: AssessmentBody, request: Request,
                            who: Annotated[Principal, Depends(STAFF_OR_TEAM)]) -> JSONResponse:
-    services = services_of(request)
-    team = _acting_team(who, body.team)
-    if team is None:
-        raise InvalidCommand("say which team assesses", field="team")
-    _known_team(services, team, "team")
-    key = request.headers.get("idempotency-key")
-    assessment_id = new_id("assessment", who, key.strip() if key else None)
-    command = c.StartAssessment(at=now(), assessment_id=assessment_id, team=team, kind=body.kind)
-    return await _respond(request, who, resident_id, command, {"assessment_id": assessment_id}, status=201)
+    return respond(await assessments.start_assessment(services_of(request), who, await asked(request),
+                                                      str(resident_id), body))
 
 
 @router.post("/assessments/{assessment_id}/complete", summary="Complete an assessment with its outcome")
-async def complete_assessment(assessment_id: str, body: OutcomeBody, request: Request,
+async def complete_assessment(assessment_id: AssessmentId, body: OutcomeBody, request: Request,
                               who: Annotated[Principal, Depends(STAFF_OR_TEAM)]) -> JSONResponse:
-    services = services_of(request)
-    resident_id = await resident_of(services, "assessment", assessment_id)
-    command = c.CompleteAssessment(at=now(), assessment_id=assessment_id, by_team=_acting_team(who, None),
-                                   outcome=body.outcome)
-    return await _respond(request, who, resident_id, command, {"assessment_id": assessment_id, "status": "completed"})
+    return respond(await assessments.complete_assessment(services_of(request), who, await asked(request),
+                                                         str(assessment_id), body))
 
 
 @router.put("/residents/{resident_id}/care-coordinator", summary="Assign the one care coordinator")
-async def assign_coordinator(resident_id: str, body: CoordinatorBody, request: Request,
+async def assign_coordinator(resident_id: ResidentId, body: CoordinatorBody, request: Request,
                              who: Annotated[Principal, Depends(STAFF)]) -> JSONResponse:
-    _known_team(services_of(request), body.team_id, "team_id")
-    command = c.AssignCareCoordinator(at=now(), team_id=body.team_id, worker=body.worker)
-    return await _respond(request, who, resident_id, command, {"team_id": body.team_id, "worker": body.worker})
+    return respond(await coordination.assign_coordinator(services_of(request), who, await asked(request),
+                                                         str(resident_id), body))
 
 
 @router.post("/residents/{resident_id}/links", status_code=201, summary="Link two records of one person (admin)")
-async def link(resident_id: str, body: LinkBody, request: Request,
+async def link(resident_id: ResidentId, body: LinkBody, request: Request,
                who: Annotated[Principal, Depends(ADMIN)]) -> JSONResponse:
-    services = services_of(request)
-    if not (await services.states.load(body.other_resident_id)).state.registered:
-        raise ResidentNotFound(f"no resident {body.other_resident_id}", field="other_resident_id")
-    command = c.LinkResidents(at=now(), resident_id=resident_id, other_resident_id=body.other_resident_id,
-                              evidence=body.evidence, decided_by=who.sub)
-    return await _respond(request, who, resident_id, command,
-                          {"other_resident_id": body.other_resident_id, "linked": True}, status=201)
+    return respond(await links.link(services_of(request), who, await asked(request), str(resident_id), body))
 
 
 @router.delete("/residents/{resident_id}/links/{other_resident_id}", summary="Unlink two records (admin)")
-async def unlink(resident_id: str, other_resident_id: str, body: ReasonBody, request: Request,
-                 who: Annotated[Principal, Depends(ADMIN)]) -> JSONResponse:
-    command = c.UnlinkResidents(at=now(), resident_id=resident_id, other_resident_id=other_resident_id,
-                                evidence=body.reason, decided_by=who.sub)
-    return await _respond(request, who, resident_id, command, {"other_resident_id": other_resident_id,
-                                                               "linked": False})
+async def unlink(resident_id: ResidentId, other_resident_id: Annotated[UUID, Path()], body: ReasonBody,
+                 request: Request, who: Annotated[Principal, Depends(ADMIN)]) -> JSONResponse:
+    return respond(await links.unlink(services_of(request), who, await asked(request), str(resident_id),
+                                      str(other_resident_id), body))

@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from frontdoor.application.planned import write_step
 from frontdoor.bootstrap import start_services, stop_services
 from frontdoor.demo_city.plan import City, ResidentPlan, plan_city
 from frontdoor.domain import commands as c
@@ -117,32 +118,18 @@ async def _write_resident(services: Services, plan: ResidentPlan, tally: _Tally,
                           registered: asyncio.Event | None) -> None:
     for step in plan.steps:
         command = step.command
-        number = command.nhs_number if isinstance(command, c.RegisterResident) else None
-        if number is not None and not await _claim(services, number, plan.resident_id):
-            tally.taken += 1
-            command = command.model_copy(update={"nhs_number": None})
         context = Context(actor=step.actor, correlation_id=step.correlation_id, idempotency_key=step.key,
                           occurred_at=command.at)
-        outcome = await services.handler.handle(plan.resident_id, command, context)
+        outcome = await write_step(services, plan.resident_id, command, context)
         if outcome.replayed:
             tally.already_there += 1
         else:
             tally.events += len(outcome.events)
+        if isinstance(command, c.RegisterResident) and command.nhs_number and outcome.events \
+                and getattr(outcome.events[0], "nhs_number", None) is None:
+            tally.taken += 1  # another city's resident holds it: registered without
         if registered is not None and isinstance(command, c.RegisterResident):
             registered.set()
-
-
-async def _claim(services: Services, number: str, resident_id: str) -> bool:
-    """The API's claim (frontdoor.api.residents): ours, taken over from a registration that never landed, or
-    False when another registered resident holds it (a city of another seed drew the same test number)."""
-    claim = await services.claims.claim(number, resident_id)
-    if claim.resident_id == resident_id:
-        return True
-    if await services.store.read_resident(claim.resident_id):
-        log.warning("NHS number %s is already registered to %s; %s is registered without it",
-                    number, claim.resident_id, resident_id)
-        return False
-    return await services.claims.take_over(claim, resident_id) is not None
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

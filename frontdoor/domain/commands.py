@@ -77,18 +77,18 @@ class MakeReferral(Command):
 
 class AcceptReferral(Command):
     referral_id: str
-    by_team: Identifier
+    by_team: Identifier | None = None  # None: front-door staff act for the team that holds the referral
 
 
 class DeclineReferral(Command):
     referral_id: str
-    by_team: Identifier
+    by_team: Identifier | None = None  # None: front-door staff act for the team that holds the referral
     reason: Summary
 
 
 class CompleteReferral(Command):
     referral_id: str
-    by_team: Identifier
+    by_team: Identifier | None = None  # None: front-door staff act for the team that holds the referral
     outcome: Summary
 
 
@@ -100,7 +100,7 @@ class WithdrawReferral(Command):
 
 class HandOffReferral(Command):
     referral_id: str
-    by_team: Identifier
+    by_team: Identifier | None = None  # None: front-door staff act for the team that holds the referral
     to_team: Identifier
     reason: Summary
 

@@ -20,8 +20,6 @@ from events.catalogue import (
     ReferralWithdrawn,
     ResidentDetailsCorrected,
     ResidentRegistered,
-    ResidentsLinked,
-    ResidentsUnlinked,
 )
 from frontdoor.domain import commands as c
 from frontdoor.domain.errors import (
@@ -54,16 +52,14 @@ def decide(command: c.Command, state: ResidentState) -> list[Event]:
         case c.MakeReferral():
             return _refer(command, state)
         case c.AcceptReferral():
-            _open_at(state, command.referral_id, command.by_team, "accept", allowed={"made"})
-            return [ReferralAccepted(referral_id=command.referral_id, team=command.by_team)]
+            held = _open_at(state, command.referral_id, command.by_team, "accept", allowed={"made"})
+            return [ReferralAccepted(referral_id=command.referral_id, team=held.to_team)]
         case c.DeclineReferral():
-            _open_at(state, command.referral_id, command.by_team, "decline", allowed={"made"})
-            return [ReferralDeclined(referral_id=command.referral_id, team=command.by_team, reason=command.reason)]
+            held = _open_at(state, command.referral_id, command.by_team, "decline", allowed={"made"})
+            return [ReferralDeclined(referral_id=command.referral_id, team=held.to_team, reason=command.reason)]
         case c.CompleteReferral():
-            _open_at(state, command.referral_id, command.by_team, "complete", allowed={"accepted"})
-            return [
-                ReferralCompleted(referral_id=command.referral_id, team=command.by_team, outcome=command.outcome)
-            ]
+            held = _open_at(state, command.referral_id, command.by_team, "complete", allowed={"accepted"})
+            return [ReferralCompleted(referral_id=command.referral_id, team=held.to_team, outcome=command.outcome)]
         case c.WithdrawReferral():
             referral = _referral(state, command.referral_id)
             if command.by_team is not None and command.by_team not in (referral.from_team, referral.to_team):
@@ -98,7 +94,8 @@ def decide(command: c.Command, state: ResidentState) -> list[Event]:
                 )
             ]
         case c.LinkResidents() | c.UnlinkResidents():
-            return _link(command, state)
+            # A link is a fact about two records: decided on both at once (frontdoor.domain.links).
+            raise InvalidCommand("links are decided on both records together")
         case c.ResolveFlag():
             if command.flag_id not in state.open_flags:
                 if command.flag_id in state.closed_flags:
@@ -165,9 +162,9 @@ def _require_status(referral: Referral, step: str, allowed: set[str]) -> None:
         )
 
 
-def _open_at(state: ResidentState, referral_id: str, team: str, step: str, *, allowed: set[str]) -> Referral:
+def _open_at(state: ResidentState, referral_id: str, team: str | None, step: str, *, allowed: set[str]) -> Referral:
     referral = _referral(state, referral_id)
-    if referral.to_team != team:
+    if team is not None and referral.to_team != team:
         raise NotYourWork(f"referral {referral_id} is with team {referral.to_team}, not {team}")
     _require_status(referral, step, allowed)
     return referral
@@ -186,15 +183,3 @@ def _complete_assessment(command: c.CompleteAssessment, state: ResidentState) ->
             assessment_id=assessment.assessment_id, team=assessment.team, kind=assessment.kind, outcome=command.outcome
         )
     ]
-
-
-def _link(command: c.LinkResidents | c.UnlinkResidents, state: ResidentState) -> list[Event]:
-    other = command.other_resident_id
-    if other == command.resident_id:
-        raise InvalidCommand("a record cannot be linked to itself", field="other_resident_id")
-    facts = _fields(command)
-    if isinstance(command, c.LinkResidents):
-        return [] if other in state.linked else [ResidentsLinked.model_validate(facts)]
-    if other not in state.linked:
-        raise IllegalStep(f"this record is not linked to {other}")
-    return [ResidentsUnlinked.model_validate(facts)]

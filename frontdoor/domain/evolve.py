@@ -80,10 +80,14 @@ def evolve(state: ResidentState, event: Event) -> ResidentState:
         case DuplicationFlagged():
             if event.flag_id in state.closed_flags:
                 return state
-            return replace(state, open_flags=state.open_flags | {event.flag_id})
+            person_flags = state.person_flags
+            if event.rule == "possible_duplicate_resident":
+                person_flags = {**person_flags, event.flag_id: frozenset(event.references)}
+            return replace(state, open_flags=state.open_flags | {event.flag_id}, person_flags=person_flags)
         case DuplicationResolved():
             return replace(
-                state, open_flags=state.open_flags - {event.flag_id}, closed_flags=state.closed_flags | {event.flag_id}
+                state, open_flags=state.open_flags - {event.flag_id}, closed_flags=state.closed_flags | {event.flag_id},
+                person_flags={k: v for k, v in state.person_flags.items() if k != event.flag_id},
             )
         case _:
             return state

@@ -62,6 +62,15 @@ class ResidentState:
     linked: frozenset[str] = frozenset()
     open_flags: frozenset[str] = frozenset()
     closed_flags: frozenset[str] = frozenset()
+    # Open possible-duplicate-resident flags and the records each names: linking those records closes them.
+    person_flags: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def involves(self, team_id: str) -> bool:
+        """Whether the team has a relationship with the resident: work addressed to it now or before, an
+        assessment, or the care coordination."""
+        return (any(team_id in r.teams_had or team_id == r.to_team for r in self.referrals.values())
+                or any(a.team == team_id for a in self.assessments.values())
+                or (self.coordinator is not None and self.coordinator.team_id == team_id))
 
     @property
     def registered(self) -> bool:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
-from frontdoor.api.schemas import ConsentBody, ContactBody, CoordinatorBody, ReferralBody, RegisterBody
+from frontdoor.application.inputs import ConsentBody, ContactBody, CoordinatorBody, ReferralBody, RegisterBody
 from frontdoor.domain.errors import DomainError
 
 Values = dict[str, Any]

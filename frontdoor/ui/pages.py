@@ -11,21 +11,21 @@ from typing import Annotated
 from urllib.parse import quote
 
 import jwt
-import orjson
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from frontdoor.access import STAFF_ROLES
-from frontdoor.api import residents
-from frontdoor.api.auth import Principal, verify_token
+from frontdoor.api.auth import Principal, requires, verify_token
 from frontdoor.api.problems import Problem
-from frontdoor.api.writes import services_of
+from frontdoor.api.writes import asked, services_of
+from frontdoor.application import reading, residents
+from frontdoor.application.who import STAFF_ROLES
 from frontdoor.domain.errors import DomainError, NhsNumberTaken
-from frontdoor.ui import forms, resident_pages
+from frontdoor.ui import forms
 from frontdoor.ui.rendering import COOKIE, HEADERS, page, render
 
 router = APIRouter(include_in_schema=False)
-router.include_router(resident_pages.router)
+READERS = requires(*STAFF_ROLES, "team")
+WRITERS = requires(*STAFF_ROLES)
 
 STATIC = re.compile(r"^[a-z0-9-]+\.(css|svg)$")
 MEDIA = {"css": "text/css; charset=utf-8", "svg": "image/svg+xml"}
@@ -96,7 +96,7 @@ async def favicon() -> Response:
 @router.get("/ui/search")
 @page
 async def search(request: Request, q: Annotated[str | None, Query()] = None) -> Response:
-    who = await residents.READERS(request)
+    who = await READERS(request)
     query = (q or "").strip()
     found, error = None, None
     if len(query) > MAX_QUERY:
@@ -105,8 +105,9 @@ async def search(request: Request, q: Annotated[str | None, Query()] = None) -> 
         error = "Type at least two characters"
     elif query:
         try:
-            found = (await residents.search(request, who, query, SEARCH_LIMIT))["results"]
-        except Problem as exc:
+            found = (await reading.search(services_of(request), who, await asked(request), query,
+                                          limit=SEARCH_LIMIT))["results"]
+        except DomainError as exc:
             if exc.status != 422:
                 raise
             error = exc.detail[:1].upper() + exc.detail[1:]
@@ -116,17 +117,17 @@ async def search(request: Request, q: Annotated[str | None, Query()] = None) -> 
 @router.get("/ui/register")
 @page
 async def register_page(request: Request) -> Response:
-    return _search_page(request, (await residents.READERS(request)), query="", found=None, error=None)
+    return _search_page(request, (await READERS(request)), query="", found=None, error=None)
 
 
 @router.post("/ui/register")
 @page
 async def register(request: Request) -> Response:
-    who = await residents.WRITERS(request)
+    who = await WRITERS(request)
     values = forms.values_of(await request.form())
     taken_by = None
     try:
-        reply = await residents.register(forms.register(values), request, who)
+        reply = await residents.register(services_of(request), who, await asked(request), forms.register(values))
     except forms.FormInvalid as exc:
         errors, status = exc.errors, 422
     except DomainError as exc:
@@ -134,7 +135,7 @@ async def register(request: Request) -> Response:
         if isinstance(exc, NhsNumberTaken):
             taken_by = exc.extra.get("resident_id")
     else:
-        body = orjson.loads(reply.body)
+        body = reply.body
         return RedirectResponse(f"/ui/residents/{quote(body['resident_id'], safe='')}?min_seq={body['seq']}",
                                 status_code=303, headers=HEADERS)
     return _search_page(request, who, query="", found=None, error=None, status=status, errors=errors,

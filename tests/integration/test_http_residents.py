@@ -118,7 +118,9 @@ async def test_malformed_json_is_a_problem_and_writes_nothing(client: httpx.Asyn
     response = await client.post("/residents", content=b'{"given_name": "Ada",',
                                  headers={"content-type": "application/json"})
     assert response.status_code == 422
-    assert response.json()["detail"] == "the request body is not valid JSON"
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "body"
+    assert problem["detail"].startswith("body: not valid JSON") and "at position 21" in problem["detail"]
     assert await services.store.count() == before
 
 
@@ -162,12 +164,25 @@ async def test_each_view_writes_one_audit_event(client: httpx.AsyncClient, servi
     assert (await services.js.stream_info("AUDIT")).state.messages == before + 1
 
 
-async def test_a_min_seq_beyond_the_stream_is_a_bounded_503(client: httpx.AsyncClient, services: Services) -> None:
-    services.settings.read_wait_s = 0.3
+async def test_a_min_seq_beyond_the_stream_is_refused_at_once(client: httpx.AsyncClient, services: Services) -> None:
+    services.settings.read_wait_s = 30  # were it waited for, the test would hang for 30 s
     resident = await register(client)
     response = await client.get(f"/residents/{resident['resident_id']}", params={"min_seq": resident["seq"] + 1000})
-    assert response.status_code == 503
-    assert response.json()["min_seq"] == resident["seq"] + 1000
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "min_seq" and response.json()["last_seq"] == resident["seq"]
+
+
+async def test_a_min_seq_the_view_has_not_reached_is_a_bounded_503(client: httpx.AsyncClient,
+                                                                   services: Services) -> None:
+    services.settings.read_wait_s = 0.3
+    for task in services.tasks:
+        if task.get_name() == "projection-resident_view":
+            task.cancel()
+    services.runners.pop("resident_view")
+    resident = await register(client)
+    response = await client.get(f"/residents/{resident['resident_id']}", params={"min_seq": resident["seq"]})
+    assert response.status_code == 503 and response.headers["retry-after"]
+    assert response.json()["min_seq"] == resident["seq"] and response.json()["behind"] >= 1
 
 
 async def test_consent_is_recorded_and_shown(client: httpx.AsyncClient) -> None:

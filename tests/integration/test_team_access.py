@@ -182,12 +182,12 @@ async def test_each_successful_read_audits_once_and_each_failed_read_not_at_all(
         await client.get("/residents/01890000-0000-7000-8000-000000000000"),  # nobody
         await client.get(f"/residents/{resident}", params={"as_of": "2000-01-01T00:00:00Z"}),  # not yet registered
         await client.get(f"/residents/{resident}", params={"as_of": "2026-01-01T00:00:00"}),  # no time zone
-        await client.get(f"/residents/{resident}", params={"min_seq": made["seq"] + 1000}),  # view behind: 503
+        await client.get(f"/residents/{resident}", params={"min_seq": made["seq"] + 1000}),  # past the stream: 422
         await client.get(f"/residents/{resident}", headers={"Authorization": "Bearer forged"}),
         await client.get("/residents", params={"q": "Lovelace"}, headers=auth("analyst")),
         await client.get("/teams/dn-central/caseload", headers=OT),
     ]
-    assert [r.status_code for r in failed] == [403, 404, 404, 422, 503, 401, 403, 403]
+    assert [r.status_code for r in failed] == [403, 404, 404, 422, 422, 401, 403, 403]
     assert await audited(services) == base + len(reads)
 
 

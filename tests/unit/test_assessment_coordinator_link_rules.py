@@ -11,11 +11,9 @@ from events.catalogue import (
     DuplicationFlagged,
     DuplicationResolved,
     ResidentRegistered,
-    ResidentsLinked,
-    ResidentsUnlinked,
 )
 from frontdoor.domain import commands as c
-from frontdoor.domain.errors import IllegalStep, InvalidCommand, NotYourWork, WorkNotFound
+from frontdoor.domain.errors import IllegalStep, NotYourWork, WorkNotFound
 from tests.unit.given_when_then import given
 
 AT = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
@@ -96,53 +94,6 @@ def test_the_coordinator_replaced_is_the_latest_one() -> None:
 
 
 # Linked records
-
-
-def link(other: str = "r-2", resident: str = "r-1") -> c.LinkResidents:
-    return c.LinkResidents(
-        at=AT, resident_id=resident, other_resident_id=other, evidence="Same NHS number.", decided_by="admin-1"
-    )
-
-
-def unlink(other: str = "r-2") -> c.UnlinkResidents:
-    return c.UnlinkResidents(
-        at=AT, resident_id="r-1", other_resident_id=other, evidence="Different people.", decided_by="admin-1"
-    )
-
-
-LINKED = ResidentsLinked(resident_id="r-1", other_resident_id="r-2", evidence="Same NHS number.", decided_by="admin-1")
-
-
-def test_two_records_are_linked() -> None:
-    given(REGISTERED).when(link()).then(LINKED)
-
-
-def test_linking_again_writes_nothing() -> None:
-    given(REGISTERED, LINKED).when(link()).then_nothing()
-
-
-def test_a_record_cannot_be_linked_to_itself() -> None:
-    error = given(REGISTERED).when(link(other="r-1")).then_raises(InvalidCommand)
-    assert error.field == "other_resident_id"
-
-
-def test_linked_records_are_unlinked() -> None:
-    given(REGISTERED, LINKED).when(unlink()).then(
-        ResidentsUnlinked(
-            resident_id="r-1", other_resident_id="r-2", evidence="Different people.", decided_by="admin-1"
-        )
-    )
-
-
-def test_unlinking_records_that_are_not_linked_is_refused() -> None:
-    given(REGISTERED, LINKED).when(unlink(other="r-3")).then_raises(IllegalStep)
-
-
-def test_after_unlinking_they_can_be_linked_again() -> None:
-    unlinked = ResidentsUnlinked(
-        resident_id="r-1", other_resident_id="r-2", evidence="Different people.", decided_by="admin-1"
-    )
-    given(REGISTERED, LINKED, unlinked).when(link()).then(LINKED)
 
 
 # Duplication flags

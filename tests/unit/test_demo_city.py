@@ -10,19 +10,31 @@ from functools import cache
 
 import pytest
 
+from events.catalogue import Event, ResidentRegistered
 from events.vocabulary import Need
 from frontdoor.demo_city import people
 from frontdoor.demo_city.plan import City, ResidentPlan, plan_city
 from frontdoor.domain import commands as c
-from frontdoor.domain.decide import decide
+from frontdoor.domain.decide import decide as decide_one
 from frontdoor.domain.evolve import evolve
+from frontdoor.domain.links import decide_pair
 from frontdoor.domain.nhs import normalise_nhs_number
-from frontdoor.domain.state import INITIAL_STATE
+from frontdoor.domain.state import INITIAL_STATE, ResidentState
 from frontdoor.teams import load_teams
 
 TODAY = date(2026, 11, 23)
 END = datetime(2026, 11, 23, tzinfo=UTC)
 RULES = {"parallel_referrals", "repeat_assessment", "tell_my_story_again", "handoff_ping_pong", "two_coordinators"}
+
+
+def decide(command: c.Command, state: ResidentState) -> list[Event]:
+    """The resident's own part of what a step writes (a link also writes the partner's part)."""
+    if isinstance(command, c.LinkResidents):
+        partner = evolve(INITIAL_STATE, ResidentRegistered(given_name="P", family_name="Q",
+                                                          date_of_birth=date(1950, 1, 1), postcode="SO14 7LY"))
+        return decide_pair(command, state, partner, mine_id=command.resident_id,
+                           theirs_id=command.other_resident_id)[0]
+    return decide_one(command, state)
 
 
 @cache

@@ -1,11 +1,16 @@
 """Finding the resident a piece of work belongs to, for commands that name only the work (referral,
-assessment). Shared by the HTTP routes and the NATS team commands."""
+assessment, flag), and checking a team named in a command is in the directory."""
 
 from __future__ import annotations
 
-from frontdoor.domain.errors import WorkNotFound
+from frontdoor.domain.errors import InvalidCommand, WorkNotFound
 from frontdoor.services import Services
 from projections import queries
+
+
+def known_team(services: Services, team_id: str, field: str) -> None:
+    if services.teams.get(team_id) is None:
+        raise InvalidCommand(f"no team {team_id} in the directory (see GET /teams)", field=field)
 
 
 async def resident_of(services: Services, kind: str, work_id: str) -> str:
@@ -21,11 +26,3 @@ async def resident_of(services: Services, kind: str, work_id: str) -> str:
     if found is None:
         raise WorkNotFound(f"no {kind} {work_id}")
     return found
-
-
-async def team_holding(services: Services, resident_id: str, referral_id: str) -> str:
-    """The team that holds a referral now (staff acting for a team act for that one)."""
-    referral = (await services.states.load(resident_id)).state.referrals.get(referral_id)
-    if referral is None:
-        raise WorkNotFound(f"no referral {referral_id}")
-    return referral.to_team

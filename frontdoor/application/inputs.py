@@ -1,14 +1,20 @@
-"""Request bodies: strict (unknown fields are refused), each field checked where it enters."""
+"""What the use cases take in, from any edge (HTTP bodies, UI forms, team commands): strict (unknown fields
+are refused), each field checked where it enters."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Annotated
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from events.catalogue import Caller, Identifier, Name, ScopeItem, ShortText, Summary
+from events.catalogue import Caller, Name, ScopeItem, ShortText, Summary
 from events.vocabulary import AssessmentKind, Channel, ConsentDecision, ContactOutcome, Need, Resolution, Urgency
 from frontdoor.domain.nhs import normalise_nhs_number
+
+# Team ids become subject tokens (`team.<id>.…`, `cmd.<id>.…`): no dots, no wildcards (issue 9).
+TeamId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class Body(BaseModel):
@@ -89,12 +95,12 @@ class ConsentBody(Body):
 
 
 class ReferralBody(Body):
-    to_team: Identifier
+    to_team: TeamId
     need: Need
     urgency: Urgency = "routine"
     reason: Summary = ""
-    contact_id: str | None = None
-    from_team: Identifier | None = None
+    contact_id: UUID | None = None
+    from_team: TeamId | None = None
 
 
 class ReasonBody(Body):
@@ -106,22 +112,22 @@ class OutcomeBody(Body):
 
 
 class HandoffBody(Body):
-    to_team: Identifier
+    to_team: TeamId
     reason: Summary = Field(min_length=1)
 
 
 class AssessmentBody(Body):
     kind: AssessmentKind
-    team: Identifier | None = None
+    team: TeamId | None = None
 
 
 class CoordinatorBody(Body):
-    team_id: Identifier
+    team_id: TeamId
     worker: ShortText = Field(min_length=1)
 
 
 class LinkBody(Body):
-    other_resident_id: str = Field(min_length=1, max_length=64)
+    other_resident_id: UUID
     evidence: Summary = Field(min_length=1)
 
 

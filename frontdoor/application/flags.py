@@ -1,0 +1,55 @@
+"""Use cases on duplicated work: list the flags, resolve one (as linked records, the two records are linked in
+the same atomic batch as the resolution)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frontdoor.application.answers import Answer
+from frontdoor.application.commanding import answer, context_for, now
+from frontdoor.application.idempotency import once
+from frontdoor.application.inputs import ResolveBody
+from frontdoor.application.links import on_both
+from frontdoor.application.reading import wait_for_read
+from frontdoor.application.who import Asked, Principal
+from frontdoor.domain import commands as c
+from frontdoor.domain.errors import WorkNotFound
+from frontdoor.services import Services
+from projections import queries
+
+
+async def list_flags(services: Services, *, status: str | None, rule: str | None, cluster: str | None,
+                     team: str | None, resident_id: str | None, limit: int, min_seq: int | None,
+                     ) -> dict[str, Any]:
+    await wait_for_read(services, "flags", min_seq)
+    async with services.engine.connect() as conn:
+        found = await queries.list_flags(conn, status=status, rule=rule, cluster=cluster, team=team,
+                                         resident_id=resident_id, limit=limit)
+    return {"flags": found, "count": len(found)}
+
+
+async def _find(services: Services, flag_id: str) -> dict[str, Any]:
+    async with services.engine.connect() as conn:
+        found = await queries.flag(conn, flag_id)
+    if found is None:  # perhaps just raised: wait until the flags view has caught up with the stream
+        await services.wait_for("flags", await services.store.last_seq())
+        async with services.engine.connect() as conn:
+            found = await queries.flag(conn, flag_id)
+    if found is None:
+        raise WorkNotFound(f"no flag {flag_id}")
+    return found
+
+
+async def resolve_flag(services: Services, who: Principal, asked: Asked, flag_id: str, body: ResolveBody) -> Answer:
+    async def run() -> Answer:
+        found = await _find(services, flag_id)
+        resident_id = found["resident_id"]
+        command = c.ResolveFlag(at=now(), flag_id=flag_id, resolution=body.resolution, by=who.sub, note=body.note)
+        others = [r for r in found["references"] if r != resident_id]
+        reply = {"flag_id": flag_id, "resolution": body.resolution}
+        if body.resolution == "linked_records" and found["rule"] == "possible_duplicate_resident" and others:
+            outcome = await on_both(services, context_for(who, asked), resident_id, others[0], command)
+            return Answer(reply | {"resident_id": resident_id, "seq": outcome.seq})
+        return await answer(services, who, asked, resident_id, command, reply)
+
+    return await once(services.idempotency, who, asked.idempotency, run)
