@@ -12,8 +12,9 @@ from frontdoor.application.inputs import ResolveBody
 from frontdoor.application.links import on_both
 from frontdoor.application.reading import wait_for_read
 from frontdoor.application.who import Asked, Principal
+from frontdoor.application.work import known_team
 from frontdoor.domain import commands as c
-from frontdoor.domain.errors import WorkNotFound
+from frontdoor.domain.errors import InvalidCommand, WorkNotFound
 from frontdoor.services import Services
 from projections import queries
 
@@ -21,6 +22,10 @@ from projections import queries
 async def list_flags(services: Services, *, status: str | None, rule: str | None, cluster: str | None,
                      team: str | None, resident_id: str | None, limit: int, min_seq: int | None,
                      ) -> dict[str, Any]:
+    if team is not None:
+        known_team(services, team, "team")
+    if cluster is not None and cluster not in {c.id for c in services.teams.clusters}:
+        raise InvalidCommand(f"no cluster {cluster[:64]} (see GET /teams)", field="cluster")
     await wait_for_read(services, "flags", min_seq)
     async with services.engine.connect() as conn:
         found = await queries.list_flags(conn, status=status, rule=rule, cluster=cluster, team=team,

@@ -6,14 +6,8 @@ stream holds exactly the winners, and the views agree with the stream."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import random
-import signal
-import subprocess
-import sys
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,16 +17,15 @@ import pytest
 from sqlalchemy import select
 
 from events.catalogue import ReferralAccepted, ReferralHandedOff, ReferralMade, ReferralWithdrawn
-from frontdoor.embedded_nats import EmbeddedNats, free_port
+from frontdoor.embedded_nats import EmbeddedNats
 from frontdoor.services import Services
 from projections.tables import referrals as referrals_table
-from tests.conftest import database_url
-from tests.integration.conftest import SECRET, auth
+from tests.integration.conftest import auth
+from tests.integration.serve_processes import http_clients, serve_processes, tail, wait_healthy
 
 REFERRALS = 50
 COMMANDS_EACH = 20
 IN_FLIGHT = 48  # commands outstanding at once, over all three processes
-START_DEADLINE_S = 60.0
 HOME, NEXT = "dn-central", "ot-central"
 
 # What each command is: (action, acting team or None for the front door, body).
@@ -55,56 +48,6 @@ class Answer:
     process: int
     status: int
     body: dict[str, Any]
-
-
-@contextlib.contextmanager
-def serve_processes(count: int, nats_url: str, tmp_path: Path) -> Iterator[list[tuple[subprocess.Popen[bytes], int]]]:
-    started: list[tuple[subprocess.Popen[bytes], int]] = []
-    try:
-        for n in range(count):
-            port = free_port()
-            env = os.environ | {"FRONTDOOR_NATS_URL": nats_url, "FRONTDOOR_DATABASE_URL": database_url(tmp_path),
-                                "FRONTDOOR_DATA_DIR": str(tmp_path / f"serve-{n}"), "FRONTDOOR_JWT_SECRET": SECRET}
-            log = open(tmp_path / f"serve-{n}.log", "ab")  # noqa: SIM115 - the child keeps it
-            process = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--host", "127.0.0.1",
-                                        "--port", str(port)], env=env, stdout=log, stderr=log)
-            started.append((process, port))
-        yield started
-    finally:
-        for process, _ in started:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process, _ in started:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-
-
-def tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
-
-
-async def wait_healthy(http: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = asyncio.get_running_loop().time() + START_DEADLINE_S
-    while True:
-        assert process.poll() is None, f"frontdoor serve exited: {tail(log)}"
-        with contextlib.suppress(httpx.TransportError):
-            if (await http.get("/health")).status_code == 200:
-                return
-        assert asyncio.get_running_loop().time() < deadline, f"not healthy in time: {tail(log)}"
-        await asyncio.sleep(0.1)
-
-
-@contextlib.asynccontextmanager
-async def http_clients(ports: list[int]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    async with contextlib.AsyncExitStack() as stack:
-        # A fresh connection per request: a pooled keep-alive connection that uvicorn closes when idle (5 s) can
-        # be reused by the client at that instant and fail as a ReadError, which would say nothing about frontdoor.
-        yield [await stack.enter_async_context(httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=60, headers=auth("call_handler"),
-            limits=httpx.Limits(max_keepalive_connections=0))) for port in ports]
 
 
 GIVEN = ("Alma", "Bram", "Cleo", "Dov", "Esme", "Fitz", "Gus", "Hedy", "Ivo", "Juno")

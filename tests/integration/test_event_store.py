@@ -167,3 +167,50 @@ async def test_the_consistency_check_reports_a_claim_whose_registration_never_la
         await stop_services(services)
     assert checked == 2
     assert [(p.number, p.resident_id) for p in problems] == [("9434765919", rid)]
+
+
+async def test_a_young_claim_whose_registration_is_in_flight_is_not_taken_over(js: JetStreamContext,
+                                                                               store: JetStreamEventStore) -> None:
+    """Issue 9: an empty stream is also what a registration still in flight looks like. Only a claim older than
+    any registration can take to land is an orphan; of two takers of an orphan, only one wins."""
+    import orjson
+
+    from frontdoor.application import nhs_numbers
+    from frontdoor.domain.errors import NhsNumberTaken
+
+    claims = await NhsNumberClaims.open(js)
+    in_flight, late = uuid7(), uuid7()
+    assert await nhs_numbers.claim(claims, store, "9434765919", in_flight)
+    with pytest.raises(NhsNumberTaken, match="just now"):
+        await nhs_numbers.claim(claims, store, "9434765919", late)
+    assert (await claims.owner("9434765919")).resident_id == in_flight  # type: ignore[union-attr]
+
+    kv = await js.key_value("NHS_NUMBERS")  # a claim left by a crash a while ago
+    await kv.put("4010232137", orjson.dumps({"resident_id": uuid7(), "claimed_at": 1_000.0}))
+    first, second = uuid7(), uuid7()
+    outcomes = await asyncio.gather(nhs_numbers.claim(claims, store, "4010232137", first),
+                                    nhs_numbers.claim(claims, store, "4010232137", second), return_exceptions=True)
+    assert sorted(type(o).__name__ for o in outcomes) == ["NhsNumberTaken", "bool"]
+    assert (await claims.owner("4010232137")).resident_id in (first, second)  # type: ignore[union-attr]
+
+
+async def test_the_consistency_check_finds_a_number_registered_to_two_residents(
+        nc: NATS, js: JetStreamContext, tmp_path: Path) -> None:
+    """Whatever the claims say: a race they did not stop (or data from before they did) must still be found."""
+    from frontdoor.bootstrap import start_services, stop_services
+    from frontdoor.consistency import duplicate_numbers
+    from frontdoor.settings import Settings
+
+    services = await start_services(Settings(nats_url=nc.connected_url.geturl() if nc.connected_url else "",
+                                             data_dir=tmp_path, jwt_secret="x" * 32), run_projections=False)
+    try:
+        twice = [uuid7(), uuid7()]
+        for rid in [*twice, uuid7()]:
+            number = "9434765919" if rid in twice else "4010232137"
+            await services.store.append(rid, [envelope(rid, ResidentRegistered(
+                nhs_number=number, given_name="B", family_name="C", date_of_birth=date(1950, 1, 1),
+                postcode="SO14 7LY"))], expected_seq=0)
+        found = await duplicate_numbers(services, progress=False)
+    finally:
+        await stop_services(services)
+    assert [(p.number, p.resident_id) for p in found] == [("9434765919", ", ".join(sorted(twice)))]
