@@ -70,6 +70,7 @@ async def test_a_nats_outage_under_keyed_load_is_503_and_loses_and_doubles_nothi
     path = f"/residents/{resident}/contacts"
     statuses: Counter[int] = Counter()
     first_answers: dict[str, dict[str, Any]] = {}
+    under_way = asyncio.Event()
 
     async def one(n: int) -> None:
         key = f"outage-{n}"
@@ -79,19 +80,25 @@ async def test_a_nats_outage_under_keyed_load_is_503_and_loses_and_doubles_nothi
             statuses[answer.status_code] += 1
             if answer.status_code == 201:
                 first_answers[key] = answer.json()
+                if len(first_answers) == REQUESTS // 4:
+                    under_way.set()
                 return
             assert answer.status_code == 503, answer.text
             assert answer.headers["retry-after"] and answer.headers["content-type"].startswith(
                 "application/problem+json")
             await asyncio.sleep(0.2)
 
+    async def client(first: int) -> None:  # a handful of clients, each sending its calls one after another
+        for n in range(first, REQUESTS, 6):
+            await one(n)
+
     async def outage() -> None:
-        await asyncio.sleep(0.05)
+        await under_way.wait()  # a quarter of the calls are in: the rest meet the outage
         os.kill(server.pid, signal.SIGSTOP)  # hung, not gone: requests time out
         await asyncio.sleep(2.5)
         os.kill(server.pid, signal.SIGCONT)
 
-    await asyncio.gather(outage(), *(one(n) for n in range(REQUESTS)))
+    await asyncio.gather(outage(), *(client(first) for first in range(6)))
     assert statuses[503] > 0, "the outage was not felt: the test proves nothing"
     assert set(statuses) <= {201, 503}
     contacts = [e.event for e in await services.store.read_resident(resident) if isinstance(e.event, ContactRecorded)]
