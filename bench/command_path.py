@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bench.common import ACTOR, CALLER, Row, info_row, jetstream, percentile, ratio_row, temp_dir
+from bench.common import ACTOR, CALLER, JetStream, Row, info_row, jetstream, percentile, ratio_row, temp_dir
 from bench.es_baseline import EsResidents, open_app
 from events.ids import uuid7
 from events.store import JetStreamEventStore
-from frontdoor.domain.commands import RecordContact, RegisterResident
+from frontdoor.domain.commands import AcceptReferral, Command, RecordContact, RegisterResident
+from frontdoor.domain.errors import DomainError
 from frontdoor.handling import CommandHandler, Context
 from frontdoor.resident_states import ResidentStates
 
@@ -130,6 +131,73 @@ def es_measure(workdir: Path, size: Size, *, synchronous: str | None = None, cac
         app.close()
 
 
+# --- refusals confirmed against the stream (issue 9) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Trips:
+    p50_ms: float
+    p99_ms: float
+    messages: float  # client messages sent per command: one request each round trip
+
+
+async def raw_round_trips(stream: JetStream, count: int) -> Trips:
+    """The baseline: a raw nats-py JetStream publish (one request, one reply), one at a time."""
+    latencies, sent = [], stream.nc.stats["out_msgs"]
+    for n in range(count):
+        began = time.perf_counter()
+        await stream.js.publish(f"care.{uuid7()}", b"{}", headers={"Nats-Msg-Id": f"raw-{n}-{uuid7()}"})
+        latencies.append(time.perf_counter() - began)
+    return _trips(latencies, stream.nc.stats["out_msgs"] - sent)
+
+
+async def command_trips(stream: JetStream, handler: CommandHandler, commands: list[tuple[str, Command]],
+                        *, refused: bool) -> Trips:
+    latencies, sent = [], stream.nc.stats["out_msgs"]
+    for resident_id, command in commands:
+        began = time.perf_counter()
+        try:
+            await handler.handle(resident_id, command, Context(actor=ACTOR, correlation_id=uuid7()))
+        except DomainError:
+            assert refused
+        else:
+            assert not refused
+        latencies.append(time.perf_counter() - began)
+    return _trips(latencies, stream.nc.stats["out_msgs"] - sent)
+
+
+def _trips(latencies: list[float], sent: int) -> Trips:
+    ms = [x * 1000 for x in latencies]
+    return Trips(percentile(ms, 50), percentile(ms, 99), sent / len(latencies))
+
+
+async def refusal_cost(stream: JetStream, handler: CommandHandler, count: int) -> list[Row]:
+    """Sequential, on residents whose state is cached: accepted commands (one append, as before the change) and
+    refused ones (an accept of a referral the resident does not have: confirmed by one direct get of the last
+    sequence before the 404 is answered)."""
+    residents = [uuid7() for _ in range(count)]
+    for n, rid in enumerate(residents):
+        await handler.handle(rid, register_command(n), Context(actor=ACTOR, correlation_id=uuid7()))
+    raw = await raw_round_trips(stream, count)
+    accepted = await command_trips(stream, handler, [(rid, contact_command(n)) for n, rid in enumerate(residents)],
+                                   refused=False)
+    refusals = await command_trips(stream, handler, [
+        (rid, AcceptReferral(at=datetime.now(UTC), referral_id=uuid7(), by_team="dn-central")) for rid in residents],
+        refused=True)
+    print(f"[{NAME}] round trips: raw publish p50 {raw.p50_ms:.2f} ms; accepted command p50 {accepted.p50_ms:.2f} ms "
+          f"({accepted.messages:.2f} requests each); refusal p50 {refusals.p50_ms:.2f} ms "
+          f"({refusals.messages:.2f} requests each)")
+    return [
+        info_row(NAME, "raw JetStream publish p50 (baseline round trip)", raw.p50_ms, "ms"),
+        Row(NAME, "accepted command p50 vs raw publish", accepted.p50_ms, "ms", raw.p50_ms, None,
+            accepted.messages <= 1.0, f"1 request each (measured {accepted.messages:.2f})"),
+        Row(NAME, "refused command p50 vs raw publish (confirmed by one direct get)", refusals.p50_ms, "ms",
+            raw.p50_ms, None, refusals.messages <= 1.0, f"<= 1 extra request (measured {refusals.messages:.2f})"),
+        info_row(NAME, "accepted command p99", accepted.p99_ms, "ms", raw.p99_ms),
+        info_row(NAME, "refused command p99", refusals.p99_ms, "ms", raw.p99_ms),
+    ]
+
+
 # --- the benchmark --------------------------------------------------------------------------------------------
 
 
@@ -142,6 +210,7 @@ async def run(quick: bool = False) -> list[Row]:
         await frontdoor_pass(handler, 5, size.contacts, 1)  # warm-up
         fd_seq = await frontdoor_pass(handler, size.sequential_residents, size.contacts, 1)
         fd_con = await frontdoor_pass(handler, size.concurrent_residents, size.contacts, size.concurrency)
+        refusal_rows = await refusal_cost(stream, handler, size.sequential_residents)
     with temp_dir(NAME) as workdir:
         es_seq, es_con = es_measure(workdir, size)
         assert es_con is not None
@@ -166,6 +235,7 @@ async def run(quick: bool = False) -> list[Row]:
         info_row(NAME, "concurrent vs eventsourcing synchronous=NORMAL", fd_con.rate, "commands/s", normal_con.rate),
         info_row(NAME, "sequential vs eventsourcing NORMAL + aggregate cache", fd_seq.rate, "commands/s",
                  cached_seq.rate),
+        *refusal_rows,
     ]
 
 
