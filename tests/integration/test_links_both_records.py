@@ -41,6 +41,18 @@ async def _linked_everywhere(client: httpx.AsyncClient, services: Services, seq:
             "detector": (detector[a]["linked_residents"], detector[b]["linked_residents"])}
 
 
+async def _the_person_flag(client: httpx.AsyncClient, services: Services) -> dict[str, Any]:
+    """The one open possible-duplicate flag, once the detector has raised it (it appends it after the events it
+    saw, so the flags view is read again at the stream's new end until it is there)."""
+    for _ in range(100):
+        flags = (await client.get("/flags", params={"rule": "possible_duplicate_resident", "status": "open",
+                                                    "min_seq": await services.store.last_seq()})).json()["flags"]
+        if flags:
+            assert len(flags) == 1
+            return dict(flags[0])
+    raise AssertionError("the detector did not flag the pair")
+
+
 async def _link_events(services: Services, rid: str) -> list[tuple[str, str]]:
     return [(type(e.event).__name__, e.event.other_resident_id) for e in await services.store.read_resident(rid)
             if isinstance(e.event, ResidentsLinked | ResidentsUnlinked)]
@@ -114,14 +126,7 @@ async def test_resolving_a_possible_duplicate_by_linking_lands_with_the_links_an
         client: httpx.AsyncClient, services: Services) -> None:
     a = (await client.post("/residents", json=RESIDENT | {"nhs_number": None})).json()["resident_id"]
     b = (await client.post("/residents", json=RESIDENT | {"nhs_number": None, "given_name": "Ada M"})).json()
-    flags: list[dict[str, Any]] = []
-    for _ in range(100):
-        flags = (await client.get("/flags", params={"rule": "possible_duplicate_resident", "status": "open",
-                                                    "min_seq": await services.store.last_seq()})).json()["flags"]
-        if flags:
-            break
-    assert flags, "the detector did not flag the pair"
-    flag = flags[0]
+    flag = await _the_person_flag(client, services)
     resolved = await client.post(f"/flags/{flag['flag_id']}/resolve", headers=auth("coordinator"),
                                  json={"resolution": "linked_records", "note": "same person"})
     assert resolved.status_code == 200, resolved.text
@@ -135,15 +140,9 @@ async def test_linking_two_records_closes_their_possible_duplicate_flag(client: 
                                                                         services: Services) -> None:
     a = (await client.post("/residents", json=RESIDENT | {"nhs_number": None})).json()["resident_id"]
     b = (await client.post("/residents", json=RESIDENT | {"nhs_number": None, "given_name": "Ada M"})).json()
-    flags: list[dict[str, Any]] = []
-    for _ in range(100):
-        flags = (await client.get("/flags", params={"rule": "possible_duplicate_resident", "status": "open",
-                                                    "min_seq": await services.store.last_seq()})).json()["flags"]
-        if flags:
-            break
-    assert len(flags) == 1
+    flag = await _the_person_flag(client, services)
     linked = await client.post(f"/residents/{a}/links", headers=ADMIN,
                                json={"other_resident_id": b["resident_id"], "evidence": "same NHS number on paper"})
     after = (await client.get("/flags", params={"rule": "possible_duplicate_resident",
                                                 "min_seq": linked.json()["seq"]})).json()["flags"]
-    assert [(f["flag_id"], f["status"]) for f in after] == [(flags[0]["flag_id"], "resolved")]
+    assert [(f["flag_id"], f["status"]) for f in after] == [(flag["flag_id"], "resolved")]
