@@ -102,8 +102,11 @@ async def test_a_stale_expected_sequence_on_either_record_refuses_the_whole_batc
                                                                                    stale: str) -> None:
     actor = Actor(id="t", role="admin")
     a, b = uuid7(), uuid7()
-    for rid in (a, b):
-        born = ResidentRegistered(given_name="A", family_name="B", date_of_birth=date(1950, 1, 1), postcode="SO14 7LY")
+    # Two people nobody could take for one another: the running detector must not flag (and so append to) them.
+    for rid, (given, family, year) in zip((a, b), (("Anwen", "Brockley", 1931), ("Tobias", "Quennell", 1968)),
+                                          strict=True):
+        born = ResidentRegistered(given_name=given, family_name=family, date_of_birth=date(year, 5, 17),
+                                  postcode="SO14 7LY" if year < 1950 else "SO40 9QS")
         await services.store.append(rid, [wrap(born, event_id=uuid7(), resident_id=rid, actor=actor,
                                                occurred_at=datetime.now(UTC), correlation_id="c")], expected_seq=0)
     seqs = {rid: await services.store.last_subject_seq(rid) for rid in (a, b)}
