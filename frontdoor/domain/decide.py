@@ -192,7 +192,9 @@ def _link(command: c.LinkResidents | c.UnlinkResidents, state: ResidentState) ->
     other = command.other_resident_id
     if other == command.resident_id:
         raise InvalidCommand("a record cannot be linked to itself", field="other_resident_id")
-    facts = _fields(command)
+    # Written to this record's stream only (until links are written to both records in one batch): the event
+    # says so, and every fold applies it to the other record as well.
+    facts = _fields(command) | {"both_records": False}
     if isinstance(command, c.LinkResidents):
         return [] if other in state.linked else [ResidentsLinked.model_validate(facts)]
     if other not in state.linked:
