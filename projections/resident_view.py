@@ -55,7 +55,7 @@ from projections.view_parts import (
 V = TypeVar("V", bound="ResidentView")
 
 
-@dataclass(slots=True)
+@dataclass
 class ResidentView:
     """Field for field the stored document: `to_json` is orjson's native dump of it."""
 

@@ -48,7 +48,7 @@ def flag_id(rule: str, references: tuple[str, ...] | list[str]) -> str:
     return derived_id("flag", rule, *references)
 
 
-@dataclass(slots=True)
+@dataclass
 class Remembered:
     """A finding the detector remembers in its copy of the view (so a run of calls is not flagged twice)."""
 
@@ -57,7 +57,7 @@ class Remembered:
     identity: list[str]
 
 
-@dataclass(slots=True)
+@dataclass
 class DetectorView(ResidentView):
     """The detector's copy of a resident's view: the same fold, and what the rules found on it."""
 
@@ -68,8 +68,7 @@ class DetectorView(ResidentView):
 
     @classmethod
     def from_document(cls, d: Document) -> DetectorView:
-        # super() with no arguments fails in a slotted dataclass on 3.11 (the class is made anew).
-        view = super(DetectorView, cls).from_document(d)
+        view = super().from_document(d)
         view.findings = [Remembered(f["rule"], f["references"], f["identity"]) for f in d.get("findings", ())]
         return view
 

@@ -110,7 +110,9 @@ def unlink(other: str = "r-2") -> c.UnlinkResidents:
     )
 
 
-LINKED = ResidentsLinked(resident_id="r-1", other_resident_id="r-2", evidence="Same NHS number.", decided_by="admin-1")
+# The command path writes a link to this record's stream only, so its events say so (both_records=False).
+LINKED = ResidentsLinked(resident_id="r-1", other_resident_id="r-2", evidence="Same NHS number.", decided_by="admin-1",
+                         both_records=False)
 
 
 def test_two_records_are_linked() -> None:
@@ -129,7 +131,8 @@ def test_a_record_cannot_be_linked_to_itself() -> None:
 def test_linked_records_are_unlinked() -> None:
     given(REGISTERED, LINKED).when(unlink()).then(
         ResidentsUnlinked(
-            resident_id="r-1", other_resident_id="r-2", evidence="Different people.", decided_by="admin-1"
+            resident_id="r-1", other_resident_id="r-2", evidence="Different people.", decided_by="admin-1",
+            both_records=False,
         )
     )
 
@@ -140,7 +143,8 @@ def test_unlinking_records_that_are_not_linked_is_refused() -> None:
 
 def test_after_unlinking_they_can_be_linked_again() -> None:
     unlinked = ResidentsUnlinked(
-        resident_id="r-1", other_resident_id="r-2", evidence="Different people.", decided_by="admin-1"
+        resident_id="r-1", other_resident_id="r-2", evidence="Different people.", decided_by="admin-1",
+        both_records=False,
     )
     given(REGISTERED, LINKED, unlinked).when(link()).then(LINKED)
 
