@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.catalogue import CareCoordinatorAssigned
 from events.envelope import RecordedEvent
 from projections.detector import DuplicateDetector
 from projections.resident_view_projection import ResidentViewProjection
@@ -73,3 +74,21 @@ async def test_link_from_a_unlink_from_b_link_again_from_b_reads_the_same_in_the
         for copy in copies.values():
             copy.pop("findings")
         assert copies == views
+
+
+@pytest.mark.parametrize("first", [A, B], ids=["link made from A", "link made from B"])
+async def test_a_link_on_both_records_of_two_coordinators_is_flagged_once(engine: AsyncEngine, first: str) -> None:
+    sink = RecordedFlags()
+    detector = DuplicateDetector(sink, Thresholds())
+    streams = Streams()
+    other = B if first == A else A
+    batch = [streams.add(A, registered("Ada")), streams.add(B, registered("Ada")),
+             streams.add(A, CareCoordinatorAssigned(team_id="dn-central", worker="Priya Shah")),
+             streams.add(B, CareCoordinatorAssigned(team_id="mh-central", worker="Tom Reid"))]
+    await project(engine, (detector,), batch)
+    sink.raised.clear()  # the two registrations of one person are a possible duplicate: not this test's flag
+
+    both = [streams.add(first, linked(first, other)), streams.add(other, linked(other, first))]
+    await project(engine, (detector,), both)
+
+    assert sink.raised == [(A, "two_coordinators")]  # from the record whose id sorts first, whichever made it
