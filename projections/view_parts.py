@@ -2,11 +2,11 @@
 
 Each part is a dataclass whose fields are exactly the keys of its JSON in the stored document (DESIGN §8), so
 orjson writes it natively and the document keeps its shape. Not slotted: orjson writes a dataclass from its
-`__dict__` two to three times faster than field by field from slots (measured on a demo city's documents), and the
-projections write every document they touch. Where the document has a key only sometimes (a
-referral step's note, a resolved flag's resolution), that is a second class rather than a null key. Times stay
-the ISO text the document has (`...Z`): the fold never needs them as datetimes, and the rules parse the few they
-compare. `from_document` reads a part back from a parsed document.
+`__dict__` two to three times faster than field by field from slots (measured on a demo city's documents), and
+the projections write every document they touch. Where the document has a key only sometimes (a referral step's
+note, a resolved flag's resolution), that is a second class rather than a null key. Times stay the ISO text the
+document has (`...Z`): the fold never needs them as datetimes, and the rules parse the few they compare.
+`from_document` reads a part back from a parsed document (our own output, so its keys are the fields).
 
 The referral and assessment transitions are methods here because the caseload projection applies them too: a
 change to what a referral step means is made in `Referral.move`, and both read models follow.
@@ -44,6 +44,7 @@ STEP_NAMES: dict[type, str] = {
     ReferralWithdrawn: "withdrawn",
     ReferralHandedOff: "handed_off",
 }
+OPEN = ("made", "accepted")  # a referral's statuses while a team still has it to do
 _DETAIL_FIELDS = ("nhs_number", "given_name", "family_name", "date_of_birth", "postcode", "gp_practice", "cluster")
 
 
@@ -196,16 +197,9 @@ class Referral:
         self.updated_at = at
         return step
 
-    @property
-    def open(self) -> bool:
-        return self.status in OPEN
-
     @classmethod
     def from_document(cls, d: Document) -> Referral:
         return cls(**(d | {"history": [history_entry(h) for h in d["history"]]}))
-
-
-OPEN = ("made", "accepted")
 
 
 @dataclass
