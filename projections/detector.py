@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, Protocol
+from typing import Protocol
 
-import orjson
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,14 +25,15 @@ from events.catalogue import (
 )
 from events.envelope import RecordedEvent
 from projections import people_matching as matching
-from projections import resident_view, rules
+from projections import rules
 from projections.checkpoints import load_checkpoint, save_checkpoint
 from projections.recent_documents import RecentDocuments
+from projections.resident_view import fold_into, touches
 from projections.resident_view_projection import load_views
+from projections.rules import DetectorView
 from projections.tables import detector_blocks, detector_people, detector_views
 from projections.upsert import upsert
 
-View = dict[str, Any]
 EMITTED = "duplicate_detector.emitted"
 # A block this big says nothing (a placeholder birth date, a care home's postcode): compare with a bounded few.
 MAX_CANDIDATES = 500
@@ -53,7 +53,7 @@ class DuplicateDetector:
     def __init__(self, sink: FlagSink, thresholds: rules.Thresholds) -> None:
         self._sink = sink
         self._limits = thresholds
-        self._recent = RecentDocuments()
+        self._recent = RecentDocuments(DetectorView.load)
         self.flags_raised = 0
 
     def forget(self) -> None:
@@ -61,30 +61,26 @@ class DuplicateDetector:
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         emitted_up_to = await load_checkpoint(conn, EMITTED)
-        touched = {e.resident_id for e in batch} | {e.event.other_resident_id for e in batch
-                                                    if isinstance(e.event, ResidentsLinked)}
+        touched = {rid for e in batch for rid in touches(e)}
         views, missing = self._recent.take(touched)
-        views |= await load_views(conn, missing, detector_views)
+        views |= await load_views(conn, missing, detector_views, DetectorView.from_document)
         registered: dict[str, tuple[matching.Person, frozenset[str]]] = {}  # this batch's, written at its end
         for recorded in batch:
-            view = views.setdefault(recorded.resident_id, resident_view.new_view(recorded.resident_id))
-            resident_view.apply(view, recorded)
+            # The one fold, links and unlinks included: this copy sees every record exactly as the view does.
+            view = fold_into(views, recorded, DetectorView)[0]
             event = recorded.event
-            if isinstance(event, ResidentsLinked):
-                other = views.setdefault(event.other_resident_id, resident_view.new_view(event.other_resident_id))
-                resident_view.link(other, recorded.resident_id)
             findings = rules.findings_for(view, recorded, self._limits)
-            if isinstance(event, CareCoordinatorAssigned | ResidentsLinked):
+            if isinstance(event, CareCoordinatorAssigned) or _raises_on_link(recorded):
                 linked = await self._linked_views(conn, view, views)
-                findings += rules.two_coordinators(recorded.resident_id, view["care_coordinator"], linked)
+                findings += rules.two_coordinators(recorded.resident_id, view.care_coordinator, linked)
             if isinstance(event, ResidentRegistered | ResidentDetailsCorrected):
                 findings += await self._possible_duplicates(conn, view, registered)
-            view.setdefault("findings", []).extend({"rule": f.rule, "references": list(f.references),
-                                                    "identity": list(f.identity)} for f in findings)
-            closing = [f["flag_id"] for f in view["open_flags"] if not rules.still_duplicated(view, f)]
+            for finding in findings:
+                view.remember(finding)
+            closing = [f.flag_id for f in view.open_flags if not rules.still_duplicated(view, f)]
             if recorded.seq <= emitted_up_to:
                 continue  # handled before this replay: its flags are already in the stream
-            known = {f["flag_id"] for f in view["open_flags"]} | {f["flag_id"] for f in view["resolved_flags"]}
+            known = {f.flag_id for f in view.open_flags} | {f.flag_id for f in view.resolved_flags}
             for finding in findings:
                 if finding.flag_id not in known:
                     await self._sink.raise_flag(recorded.resident_id, finding, recorded)
@@ -93,28 +89,30 @@ class DuplicateDetector:
                 for flag_id in closing:
                     await self._sink.close_flag(recorded.resident_id, flag_id, recorded)
         await _write_people(conn, registered)
-        written = {rid: orjson.dumps(v).decode() for rid, v in views.items()}
+        written = {rid: v.to_json().decode() for rid, v in views.items()}
         await upsert(conn, detector_views, [{"resident_id": rid, "doc": doc} for rid, doc in written.items()],
                      key=["resident_id"])
         if batch[-1].seq > emitted_up_to:
             await save_checkpoint(conn, EMITTED, batch[-1].seq)
         self._recent.keep(views, written)
 
-    async def _linked_views(self, conn: AsyncConnection, view: View, views: dict[str, View]) -> dict[str, View]:
-        found, missing = self._recent.take(r for r in view["linked_residents"] if r not in views)
+    async def _linked_views(self, conn: AsyncConnection, view: DetectorView, views: dict[str, DetectorView]
+                            ) -> dict[str, DetectorView]:
+        found, missing = self._recent.take(r for r in view.linked_residents if r not in views)
         views.update(found)
-        views.update(await load_views(conn, missing, detector_views))
-        return {r: views[r] for r in view["linked_residents"] if r in views}
+        views.update(await load_views(conn, missing, detector_views, DetectorView.from_document))
+        return {r: views[r] for r in view.linked_residents if r in views}
 
-    async def _possible_duplicates(self, conn: AsyncConnection, view: View,
+    async def _possible_duplicates(self, conn: AsyncConnection, view: DetectorView,
                                    registered: dict[str, tuple[matching.Person, frozenset[str]]]
                                    ) -> list[rules.Finding]:
         """Candidates by blocking, then scored. People registered or corrected earlier in this batch are held in
         `registered` (their rows are written once, at the end of the batch): they replace what the tables say of
         them, so the answer is what it would be one event at a time."""
-        d = view["details"]
-        person = matching.Person(view["resident_id"], d["given_name"], d["family_name"],
-                                 date.fromisoformat(d["date_of_birth"]), d["postcode"], d.get("nhs_number"))
+        d = view.details
+        assert d is not None
+        person = matching.Person(view.resident_id, d.given_name, d.family_name, date.fromisoformat(d.date_of_birth),
+                                 d.postcode, d.nhs_number)
         probe = matching.probe_keys(person)
         blocked = detector_blocks.c.resident_id == detector_people.c.resident_id
         rows = (await conn.execute(
@@ -129,7 +127,7 @@ class DuplicateDetector:
         findings = []
         for rid in sorted(candidates):
             other = candidates[rid]
-            if rid in view["linked_residents"]:
+            if rid in view.linked_residents:
                 continue
             value = matching.score(other, person)
             if value >= self._limits.person_match:
@@ -138,6 +136,16 @@ class DuplicateDetector:
                                               matching.explain(other, person, value)))
         registered[person.resident_id] = (person, frozenset(matching.blocking_keys(person)))
         return findings
+
+
+def _raises_on_link(recorded: RecordedEvent) -> bool:
+    """Whether a link is the moment to compare the two records' coordinators. A one-sided (version 1) link is on
+    one stream only: there. A link on both records' streams is looked at from the record whose id sorts first, so
+    the pair is flagged once, on one record, whichever order the two events come in."""
+    event = recorded.event
+    if not isinstance(event, ResidentsLinked):
+        return False
+    return not event.both_records or recorded.resident_id < event.other_resident_id
 
 
 async def _write_people(conn: AsyncConnection, registered: dict[str, tuple[matching.Person, frozenset[str]]]) -> None:

@@ -15,16 +15,17 @@ quarter of a second at 1,000 events/s).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
-import orjson
-
-Document = dict[str, Any]
+Document = TypeVar("Document")
 
 
-class RecentDocuments:
-    def __init__(self, capacity: int = 10_000, parsed: int = 500) -> None:
+class RecentDocuments(Generic[Document]):
+    """`load` makes a document from its JSON text (for a view: `ResidentView.load`)."""
+
+    def __init__(self, load: Callable[[str], Document], capacity: int = 10_000, parsed: int = 500) -> None:
+        self._load = load
         self._capacity = capacity
         self._parsed_capacity = parsed
         self._texts: OrderedDict[str, str] = OrderedDict()
@@ -47,7 +48,7 @@ class RecentDocuments:
             if text is None:
                 missing.add(key)
             else:
-                found[key] = orjson.loads(text)
+                found[key] = self._load(text)
         return found, missing
 
     def keep(self, documents: dict[str, Document], texts: dict[str, str]) -> None:

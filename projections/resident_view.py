@@ -1,12 +1,24 @@
-"""The joined-up view of one resident (DESIGN §8), as a pure fold over that resident's events.
+"""The joined-up view of one resident (DESIGN §8), as one typed, pure fold over that resident's events.
 
-Used by the resident-view projection (stored as one JSON document per resident) and, unchanged, by
-`GET /residents/{id}?as_of=`, which folds the resident's own events from the stream up to a moment.
+Every reader of a resident's history folds it here, so a change to what an event means is made once: the
+resident-view projection (stored as one JSON document per resident), the detector's copy, the caseload's
+referral and assessment rows (through the same `Referral` and `Assessment` transitions) and the API's
+`?as_of=`, which folds the resident's own events from the stream up to a moment.
+
+Links and unlinks. An event changes the record whose stream it is on. A version-1 link or unlink was written to
+one record only, and is read with `both_records=False`: it changes the other record as well. A version-2 one is
+written to both records' streams and changes only its own. `touches(recorded)` says which records an event
+changes, and `apply(view, recorded)` folds it onto any of them; callers fold each event onto every view it
+touches, and nothing else decides what a link does.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import orjson
 
 from events.catalogue import (
     AssessmentCompleted,
@@ -28,124 +40,198 @@ from events.catalogue import (
     ResidentsUnlinked,
 )
 from events.envelope import RecordedEvent
+from projections.view_parts import (
+    Assessment,
+    Consent,
+    Contact,
+    Coordinator,
+    Details,
+    Document,
+    Flag,
+    Referral,
+    ResolvedFlag,
+)
 
-View = dict[str, Any]
-_REFERRAL_STEPS: dict[type, str] = {
-    ReferralAccepted: "accepted",
-    ReferralDeclined: "declined",
-    ReferralCompleted: "completed",
-    ReferralWithdrawn: "withdrawn",
-}
-
-
-def new_view(resident_id: str) -> View:
-    return {
-        "resident_id": resident_id,
-        "details": None,
-        "consent": None,
-        "contacts": [],
-        "referrals": [],
-        "assessments": [],
-        "care_coordinator": None,
-        "linked_residents": [],
-        "open_flags": [],
-        "resolved_flags": [],
-        "teams_involved": [],
-        "version": 0,
-        "updated_at": None,
-    }
+V = TypeVar("V", bound="ResidentView")
 
 
-def apply(view: View, recorded: RecordedEvent) -> View:
-    """Folds one of the resident's own events into the view (mutating and returning it)."""
+@dataclass
+class ResidentView:
+    """Field for field the stored document: `to_json` is orjson's native dump of it."""
+
+    resident_id: str
+    details: Details | None = None
+    consent: Consent | None = None
+    contacts: list[Contact] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
+    assessments: list[Assessment] = field(default_factory=list)
+    care_coordinator: Coordinator | None = None
+    linked_residents: list[str] = field(default_factory=list)
+    open_flags: list[Flag] = field(default_factory=list)
+    resolved_flags: list[ResolvedFlag] = field(default_factory=list)
+    teams_involved: list[str] = field(default_factory=list)
+    version: int = 0  # the sequence of the last event of this record's own stream folded in
+    updated_at: str | None = None
+
+    def referral(self, referral_id: str) -> Referral:
+        for referral in self.referrals:
+            if referral.referral_id == referral_id:
+                return referral
+        raise LookupError(f"referral {referral_id} is not in this view: the stream is out of order or an event is "
+                          "missing")
+
+    def assessment(self, assessment_id: str) -> Assessment:
+        for assessment in self.assessments:
+            if assessment.assessment_id == assessment_id:
+                return assessment
+        raise LookupError(f"assessment {assessment_id} is not in this view: the stream is out of order or an event "
+                          "is missing")
+
+    def link(self, other_resident_id: str) -> None:
+        if other_resident_id not in self.linked_residents:
+            self.linked_residents = sorted([*self.linked_residents, other_resident_id])
+
+    def unlink(self, other_resident_id: str) -> None:
+        """A record that is not linked stays as it is."""
+        if other_resident_id in self.linked_residents:
+            self.linked_residents = [r for r in self.linked_residents if r != other_resident_id]
+
+    def involve(self, team: str) -> None:
+        if team not in self.teams_involved:
+            self.teams_involved = sorted([*self.teams_involved, team])
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self)
+
+    def document(self) -> Document:
+        """The JSON document (DESIGN §8) as a dict, exactly what the projection stores."""
+        doc: Document = orjson.loads(orjson.dumps(self))
+        return doc
+
+    @classmethod
+    def from_document(cls: type[V], d: Document) -> V:
+        details, consent, coordinator = d["details"], d["consent"], d["care_coordinator"]
+        return cls(
+            d["resident_id"],
+            Details.from_document(details) if details else None,
+            Consent.from_document(consent) if consent else None,
+            [Contact.from_document(c) for c in d["contacts"]],
+            [Referral.from_document(r) for r in d["referrals"]],
+            [Assessment.from_document(a) for a in d["assessments"]],
+            Coordinator.from_document(coordinator) if coordinator else None,
+            d["linked_residents"],
+            [Flag.from_document(f) for f in d["open_flags"]],
+            [ResolvedFlag.from_document(f) for f in d["resolved_flags"]],
+            d["teams_involved"],
+            d["version"],
+            d["updated_at"],
+        )
+
+    @classmethod
+    def load(cls: type[V], text: str | bytes) -> V:
+        """A view from its stored JSON."""
+        return cls.from_document(orjson.loads(text))
+
+
+def touches(recorded: RecordedEvent) -> tuple[str, ...]:
+    """The records an event changes: the one whose stream it is on, and for a one-sided (version 1) link or
+    unlink the other record too."""
+    event = recorded.event
+    if isinstance(event, ResidentsLinked | ResidentsUnlinked) and not event.both_records:
+        return recorded.resident_id, event.other_resident_id
+    return (recorded.resident_id,)
+
+
+def apply(view: V, recorded: RecordedEvent) -> V:
+    """Folds an event onto the view of one of the records it `touches` (mutating and returning the view)."""
+    if view.resident_id != recorded.resident_id:
+        _apply_to_other(view, recorded)
+        return view
     event, env = recorded.event, recorded.envelope
     at = env.occurred_at.isoformat().replace("+00:00", "Z")
     match event:
         case ResidentRegistered():
-            view["details"] = event.model_dump(mode="json") | {"registered_at": at}
+            view.details = Details.registered(event, at)
         case ResidentDetailsCorrected():
-            changes = event.model_dump(mode="json", exclude_none=True, exclude={"reason"})
-            view["details"] = (view["details"] or {}) | changes
+            if view.details is not None:  # the front door corrects registered residents only
+                view.details.correct(event)
         case ConsentRecorded():
-            view["consent"] = event.model_dump(mode="json") | {"at": at}
+            view.consent = Consent.recorded(event, at)
         case ContactRecorded():
-            view["contacts"].append(event.model_dump(mode="json") | {"at": at, "recorded_by": env.actor.id})
+            view.contacts.append(Contact.recorded(event, at, env.actor.id))
         case ReferralMade():
-            referral = event.model_dump(mode="json") | {
-                "status": "made",
-                "made_at": at,
-                "waiting_since": at,
-                "updated_at": at,
-                "history": [{"step": "made", "team": event.to_team, "at": at, "by": env.actor.id}],
-            }
-            view["referrals"].append(referral)
-            _involve(view, event.to_team)
-        case ReferralAccepted() | ReferralDeclined() | ReferralCompleted() | ReferralWithdrawn():
-            referral = _find(view["referrals"], "referral_id", event.referral_id)
-            step = _REFERRAL_STEPS[type(event)]
-            referral["status"] = step
-            referral["updated_at"] = at
-            note = getattr(event, "reason", None) or getattr(event, "outcome", None)
-            referral["history"].append({"step": step, "team": referral["to_team"], "at": at, "by": env.actor.id}
-                                       | ({"note": note} if note else {}))
-        case ReferralHandedOff():
-            referral = _find(view["referrals"], "referral_id", event.referral_id)
-            referral |= {"status": "made", "to_team": event.to_team, "waiting_since": at, "updated_at": at}
-            referral["history"].append({"step": "handed_off", "team": event.from_team, "to_team": event.to_team,
-                                        "at": at, "by": env.actor.id, "note": event.reason})
-            _involve(view, event.to_team)
+            view.referrals.append(Referral.made(event, at, env.actor.id))
+            view.involve(event.to_team)
+        case ReferralAccepted() | ReferralDeclined() | ReferralCompleted() | ReferralWithdrawn() | ReferralHandedOff():
+            view.referral(event.referral_id).move(event, at, env.actor.id)
+            if isinstance(event, ReferralHandedOff):
+                view.involve(event.to_team)
         case AssessmentStarted():
-            view["assessments"].append(event.model_dump(mode="json") | {
-                "status": "started", "started_at": at, "completed_at": None, "outcome": None})
-            _involve(view, event.team)
+            view.assessments.append(Assessment.started(event, at))
+            view.involve(event.team)
         case AssessmentCompleted():
-            assessment = _find(view["assessments"], "assessment_id", event.assessment_id)
-            assessment |= {"status": "completed", "completed_at": at, "outcome": event.outcome}
+            view.assessment(event.assessment_id).complete(event, at)
         case CareCoordinatorAssigned():
-            view["care_coordinator"] = {"team_id": event.team_id, "worker": event.worker,
-                                        "replaces": event.replaces, "since": at}
-            _involve(view, event.team_id)
+            view.care_coordinator = Coordinator.assigned(event, at)
+            view.involve(event.team_id)
         case ResidentsLinked():
-            link(view, event.other_resident_id)
+            view.link(event.other_resident_id)
         case ResidentsUnlinked():
-            unlink(view, event.other_resident_id)
+            view.unlink(event.other_resident_id)
         case DuplicationFlagged():
-            if not any(f["flag_id"] == event.flag_id for f in view["resolved_flags"]):
-                view["open_flags"].append(event.model_dump(mode="json") | {"raised_at": at, "status": "open"})
+            if not any(f.flag_id == event.flag_id for f in view.resolved_flags):
+                view.open_flags.append(Flag.raised(event, at))
         case DuplicationResolved():
-            flags = [f for f in view["open_flags"] if f["flag_id"] == event.flag_id]
-            view["open_flags"] = [f for f in view["open_flags"] if f["flag_id"] != event.flag_id]
-            for flag in flags:
-                view["resolved_flags"].append(flag | {"status": "resolved", "resolution": event.resolution,
-                                                      "resolved_at": at})
-    view["version"] = recorded.seq
-    view["updated_at"] = at
+            resolved = [f.resolve(event, at) for f in view.open_flags if f.flag_id == event.flag_id]
+            if resolved:
+                view.open_flags = [f for f in view.open_flags if f.flag_id != event.flag_id]
+                view.resolved_flags.extend(resolved)
+        # EventSuperseded (and anything else) changes no part of the view: skipping the superseded message is
+        # the projection runner's work. The view's version still moves on: it is the record's last sequence.
+    view.version = recorded.seq
+    view.updated_at = at
     return view
 
 
-def link(view: View, other_resident_id: str) -> None:
-    if other_resident_id not in view["linked_residents"]:
-        view["linked_residents"] = sorted([*view["linked_residents"], other_resident_id])
+def _apply_to_other(view: ResidentView, recorded: RecordedEvent) -> None:
+    """A one-sided link or unlink, seen from the other record: its own version does not move."""
+    event = recorded.event
+    if recorded.resident_id == view.resident_id or view.resident_id not in touches(recorded):
+        raise ValueError(f"event {recorded.seq} of {recorded.resident_id} does not change {view.resident_id}")
+    if isinstance(event, ResidentsLinked):
+        view.link(recorded.resident_id)
+    elif isinstance(event, ResidentsUnlinked):
+        view.unlink(recorded.resident_id)
 
 
-def unlink(view: View, other_resident_id: str) -> None:
-    view["linked_residents"] = [r for r in view["linked_residents"] if r != other_resident_id]
+def fold_into(views: dict[str, V], recorded: RecordedEvent, new: Callable[[str], V]) -> list[V]:
+    """Folds an event onto every view it touches, making those not yet in `views` with `new`; returns them,
+    the event's own record first."""
+    changed = []
+    for resident_id in touches(recorded):
+        view = views.get(resident_id)
+        if view is None:
+            view = views[resident_id] = new(resident_id)
+        changed.append(apply(view, recorded))
+    return changed
 
 
-def fold(resident_id: str, events: list[RecordedEvent]) -> View:
-    view = new_view(resident_id)
+def fold_view(resident_id: str, events: Iterable[RecordedEvent]) -> ResidentView:
+    """The typed view of one record from its own stream's events, in stream order. One-sided (version 1) links
+    made from another record are not on this stream: `fold_records` sees those."""
+    view = ResidentView(resident_id)
     for recorded in events:
         apply(view, recorded)
     return view
 
 
-def _involve(view: View, team: str) -> None:
-    if team not in view["teams_involved"]:
-        view["teams_involved"] = sorted([*view["teams_involved"], team])
-
-
-def _find(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:
-    for item in items:
-        if item[key] == value:
-            return item
-    raise LookupError(f"{key} {value} is not in this view: the stream is out of order or an event is missing")
+def fold_records(streams: Mapping[str, Sequence[RecordedEvent]]) -> dict[str, ResidentView]:
+    """The views of several records from their own streams' events, folded together in sequence order, so a
+    one-sided link or unlink on one stream changes the other record too when both are here."""
+    views = {rid: ResidentView(rid) for rid in streams}
+    merged = sorted((e for events in streams.values() for e in events), key=lambda e: e.seq)
+    for recorded in merged:
+        for resident_id in touches(recorded):
+            if resident_id in views:
+                apply(views[resident_id], recorded)
+    return views

@@ -5,10 +5,9 @@ with the same deterministic flag id, and the store's check makes a second flag i
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from events.catalogue import (
     AssessmentStarted,
@@ -19,9 +18,8 @@ from events.catalogue import (
 from events.envelope import RecordedEvent
 from events.ids import derived_id
 from events.vocabulary import Rule, Severity
-
-View = dict[str, Any]
-OPEN = ("made", "accepted")
+from projections.resident_view import ResidentView
+from projections.view_parts import OPEN, Contact, Coordinator, Document, Flag, Handoff, ResolvedFlag
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +48,31 @@ def flag_id(rule: str, references: tuple[str, ...] | list[str]) -> str:
     return derived_id("flag", rule, *references)
 
 
+@dataclass
+class Remembered:
+    """A finding the detector remembers in its copy of the view (so a run of calls is not flagged twice)."""
+
+    rule: str
+    references: list[str]
+    identity: list[str]
+
+
+@dataclass
+class DetectorView(ResidentView):
+    """The detector's copy of a resident's view: the same fold, and what the rules found on it."""
+
+    findings: list[Remembered] = field(default_factory=list)
+
+    def remember(self, finding: Finding) -> None:
+        self.findings.append(Remembered(finding.rule, list(finding.references), list(finding.identity)))
+
+    @classmethod
+    def from_document(cls, d: Document) -> DetectorView:
+        view = super().from_document(d)
+        view.findings = [Remembered(f["rule"], f["references"], f["identity"]) for f in d.get("findings", ())]
+        return view
+
+
 def when(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -58,54 +81,54 @@ def day(text: str) -> str:
     return when(text).strftime("%-d %b %Y")
 
 
-def parallel_referrals(view: View, recorded: RecordedEvent, _: Thresholds) -> list[Finding]:
+def parallel_referrals(view: ResidentView, recorded: RecordedEvent, _: Thresholds) -> list[Finding]:
     event = recorded.event
     if not isinstance(event, ReferralMade | ReferralHandedOff):
         return []
-    this = next(r for r in view["referrals"] if r["referral_id"] == event.referral_id)
+    this = view.referral(event.referral_id)
     findings = []
-    for other in view["referrals"]:
-        if (other["referral_id"] != this["referral_id"] and other["status"] in OPEN and this["status"] in OPEN
-                and other["need"] == this["need"] and other["to_team"] != this["to_team"]):
-            refs = tuple(sorted((this["referral_id"], other["referral_id"])))
-            severity: Severity = "high" if "urgent" in (this["urgency"], other["urgency"]) else "medium"
+    for other in view.referrals:
+        if (other.referral_id != this.referral_id and other.status in OPEN and this.status in OPEN
+                and other.need == this.need and other.to_team != this.to_team):
+            refs = tuple(sorted((this.referral_id, other.referral_id)))
+            severity: Severity = "high" if "urgent" in (this.urgency, other.urgency) else "medium"
             findings.append(Finding("parallel_referrals", severity, refs,
-                                    f"Two open referrals for {this['need']}: to {other['to_team']} (made "
-                                    f"{day(other['made_at'])}) and to {this['to_team']} (made {day(this['made_at'])}). "
+                                    f"Two open referrals for {this.need}: to {other.to_team} (made "
+                                    f"{day(other.made_at)}) and to {this.to_team} (made {day(this.made_at)}). "
                                     "Check whether one team can do this before both contact the resident."))
     return findings
 
 
-def repeat_assessment(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
+def repeat_assessment(view: ResidentView, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
     event = recorded.event
     if not isinstance(event, AssessmentStarted):
         return []
-    this = next(a for a in view["assessments"] if a["assessment_id"] == event.assessment_id)
-    started = when(this["started_at"])
-    earlier = [a for a in view["assessments"] if a["assessment_id"] != this["assessment_id"]
-               and a["kind"] == this["kind"] and timedelta(0) <= started - when(a["started_at"])
+    this = view.assessment(event.assessment_id)
+    started = when(this.started_at)
+    earlier = [a for a in view.assessments if a.assessment_id != this.assessment_id
+               and a.kind == this.kind and timedelta(0) <= started - when(a.started_at)
                <= timedelta(days=limits.repeat_assessment_days)]
     if not earlier:
         return []
-    last = max(earlier, key=lambda a: (a["started_at"], a["assessment_id"]))
-    who = "the same team again" if last["team"] == this["team"] else f"{this['team']} after {last['team']}"
-    return [Finding("repeat_assessment", "medium", (last["assessment_id"], this["assessment_id"]),
-                    f"A {this['kind']} assessment was started by {who} within {limits.repeat_assessment_days} days "
-                    f"(first on {day(last['started_at'])}). Share the first assessment instead of repeating it.")]
+    last = max(earlier, key=lambda a: (a.started_at, a.assessment_id))
+    who = "the same team again" if last.team == this.team else f"{this.team} after {last.team}"
+    return [Finding("repeat_assessment", "medium", (last.assessment_id, this.assessment_id),
+                    f"A {this.kind} assessment was started by {who} within {limits.repeat_assessment_days} days "
+                    f"(first on {day(last.started_at)}). Share the first assessment instead of repeating it.")]
 
 
-def tell_my_story_again(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
+def tell_my_story_again(view: ResidentView, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
     event = recorded.event
-    if not isinstance(event, ContactRecorded) or view.get("care_coordinator"):
+    if not isinstance(event, ContactRecorded) or view.care_coordinator:
         return []
     findings = []
     for need in event.needs:
-        if any(r["need"] == need and r["status"] in OPEN for r in view["referrals"]):
+        if any(r.need == need and r.status in OPEN for r in view.referrals):
             continue
-        window = _run_of_calls(view, need, event.contact_id, recorded.envelope.occurred_at, limits)
+        window = _run_of_calls(view.contacts, need, event.contact_id, recorded.envelope.occurred_at, limits)
         if not window:
             continue
-        refs = tuple(c["contact_id"] for c in window)
+        refs = tuple(c.contact_id for c in window)
         # One flag per run of calls about a need: a fourth call in the same run is the same failure demand.
         if any(set(run) & set(refs) for run in _raised_runs(view, need)):
             continue
@@ -116,7 +139,8 @@ def tell_my_story_again(view: View, recorded: RecordedEvent, limits: Thresholds)
     return findings
 
 
-def _run_of_calls(view: View, need: str, contact_id: str, at: datetime, limits: Thresholds) -> list[dict[str, Any]]:
+def _run_of_calls(contacts: list[Contact], need: str, contact_id: str, at: datetime, limits: Thresholds
+                  ) -> list[Contact]:
     """The earliest window of `story_days` that holds this contact and enough contacts about `need`. The contact
     may have been typed up late, so the window can reach after it as well as before.
 
@@ -124,8 +148,7 @@ def _run_of_calls(view: View, need: str, contact_id: str, at: datetime, limits: 
     the scan of every window over every call a third of a busy process's time."""
     span = timedelta(days=limits.story_days)
     # In time order, not text order: "12:00:00Z" sorts after "12:00:00.5Z" as text.
-    timed = sorted(((when(c["at"]), c["contact_id"], c) for c in view["contacts"] if need in c["needs"]),
-                   key=lambda t: (t[0], t[1]))
+    timed = sorted(((when(c.at), c.contact_id, c) for c in contacts if need in c.needs), key=lambda t: (t[0], t[1]))
     times = [t for t, _, _ in timed]
     about = [c for _, _, c in timed]
     mine = next((k for k, (_, cid, _) in enumerate(timed) if cid == contact_id), None)
@@ -138,33 +161,36 @@ def _run_of_calls(view: View, need: str, contact_id: str, at: datetime, limits: 
     return []
 
 
-def _raised_runs(view: View, need: str) -> list[list[str]]:
+def _raised_runs(view: ResidentView, need: str) -> list[list[str]]:
     """Runs of calls about `need` already found: by the detector (it remembers its findings in its copy of the
     view), or flagged in the stream (a flag is about `need` when every call it names was about it)."""
-    needs_of = {c["contact_id"]: c["needs"] for c in view["contacts"]}
-    flagged = [f["references"] for f in view["open_flags"] + view["resolved_flags"]
-               if f["rule"] == "tell_my_story_again" and all(need in needs_of.get(r, ()) for r in f["references"])]
-    found = [f["references"] for f in view.get("findings", [])
-             if f["rule"] == "tell_my_story_again" and (f.get("identity") or [None])[0] == need]
+    needs_of = {c.contact_id: c.needs for c in view.contacts}
+    flags: list[Flag | ResolvedFlag] = [*view.open_flags, *view.resolved_flags]
+    flagged = [f.references for f in flags
+               if f.rule == "tell_my_story_again" and all(need in needs_of.get(r, ()) for r in f.references)]
+    remembered = view.findings if isinstance(view, DetectorView) else []
+    found = [f.references for f in remembered
+             if f.rule == "tell_my_story_again" and f.identity[:1] == [need]]
     return flagged + found
 
 
-def handoff_ping_pong(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
+def handoff_ping_pong(view: ResidentView, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
     event = recorded.event
     if not isinstance(event, ReferralHandedOff):
         return []
-    referral = next(r for r in view["referrals"] if r["referral_id"] == event.referral_id)
+    referral = view.referral(event.referral_id)
     now = recorded.envelope.occurred_at
-    history = referral["history"][:-1]  # everything before this handoff
-    held_before = [h for h in history if h.get("team") == event.to_team or h.get("to_team") == event.to_team]
-    if not any(now - when(h["at"]) <= timedelta(days=limits.ping_pong_days) for h in held_before):
+    history = referral.history[:-1]  # everything before this handoff
+    held_before = [h for h in history
+                   if h.team == event.to_team or (isinstance(h, Handoff) and h.to_team == event.to_team)]
+    if not any(now - when(h.at) <= timedelta(days=limits.ping_pong_days) for h in held_before):
         return []
     return [Finding("handoff_ping_pong", "high", (event.referral_id,),
-                    f"Referral for {referral['need']} handed back to {event.to_team}, which already had it within "
+                    f"Referral for {referral.need} handed back to {event.to_team}, which already had it within "
                     f"{limits.ping_pong_days} days ({event.from_team} → {event.to_team}). Agree who owns it.")]
 
 
-RULES: tuple[Callable[[View, RecordedEvent, Thresholds], list[Finding]], ...] = (
+RULES: tuple[Callable[[ResidentView, RecordedEvent, Thresholds], list[Finding]], ...] = (
     parallel_referrals,
     repeat_assessment,
     tell_my_story_again,
@@ -172,34 +198,34 @@ RULES: tuple[Callable[[View, RecordedEvent, Thresholds], list[Finding]], ...] = 
 )
 
 
-def findings_for(view: View, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
+def findings_for(view: ResidentView, recorded: RecordedEvent, limits: Thresholds) -> list[Finding]:
     return [finding for rule in RULES for finding in rule(view, recorded, limits)]
 
 
-def two_coordinators(resident_id: str, coordinator: dict[str, Any] | None, linked: dict[str, View]) -> list[Finding]:
+def two_coordinators(resident_id: str, coordinator: Coordinator | None, linked: Mapping[str, ResidentView]
+                     ) -> list[Finding]:
     """Rule 5, over a resident and the records linked to it (possible once two records of one person are linked)."""
     if not coordinator:
         return []
     findings = []
     for other_id, other in sorted(linked.items()):
-        theirs = other.get("care_coordinator")
-        if theirs and (theirs["team_id"], theirs["worker"]) != (coordinator["team_id"], coordinator["worker"]):
+        theirs = other.care_coordinator
+        if theirs and (theirs.team_id, theirs.worker) != (coordinator.team_id, coordinator.worker):
             refs = tuple(sorted((resident_id, other_id)))
             findings.append(Finding("two_coordinators", "high", refs,
-                                    f"Two care coordinators for one person: {coordinator['worker']} "
-                                    f"({coordinator['team_id']}) and {theirs['worker']} ({theirs['team_id']}) on "
+                                    f"Two care coordinators for one person: {coordinator.worker} "
+                                    f"({coordinator.team_id}) and {theirs.worker} ({theirs.team_id}) on "
                                     "linked records. Agree one."))
     return findings
 
 
-def still_duplicated(view: View, flag: dict[str, Any]) -> bool:
+def still_duplicated(view: ResidentView, flag: Flag) -> bool:
     """Whether an open flag's cause is still there. Only parallel referrals and two coordinators end by themselves;
     the other rules describe something that already happened."""
-    if flag["rule"] == "parallel_referrals":
-        refs = {r["referral_id"]: r for r in view["referrals"] if r["referral_id"] in flag["references"]}
+    if flag.rule == "parallel_referrals":
+        refs = {r.referral_id: r for r in view.referrals if r.referral_id in flag.references}
         if len(refs) < 2:
             return True  # a referral on another record: leave it to people
         a, b = refs.values()
-        return a["status"] in OPEN and b["status"] in OPEN and a["need"] == b["need"] and a["to_team"] != b["to_team"]
+        return a.status in OPEN and b.status in OPEN and a.need == b.need and a.to_team != b.to_team
     return True
-

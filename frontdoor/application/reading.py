@@ -70,14 +70,27 @@ async def _view_as_of(services: Services, who: Principal, resident_id: str, as_o
         # Judged by the relationship and consent in force now: a refusal today also closes the record's past.
         async with services.engine.connect() as conn:
             check_may_see(who, await queries.view_of(conn, resident_id), services.teams)
-    events = [e for e in await _history(services, resident_id) if e.envelope.occurred_at <= as_of]
-    # Stream order, filtered by when each fact happened: the order the front door checked every step in.
-    doc = resident_view.fold(resident_id, events)
-    if not doc["details"]:
+    def until(events: list[Any]) -> list[Any]:
+        # Stream order, filtered by when each fact happened: the order the front door checked every step in.
+        return [e for e in events if e.envelope.occurred_at <= as_of]
+
+    own = until(await _history(services, resident_id))
+    async with services.engine.connect() as conn:
+        current = await queries.view_of(conn, resident_id)
+    # The records linked to this one then, each as it was then: this record's own links, and records linked to
+    # it now (a link of version 1 was written to one of the two records only). The one fold decides.
+    candidates = set(resident_view.fold_view(resident_id, own).linked_residents)
+    candidates |= set(current["linked_residents"] if current else [])
+    candidates.discard(resident_id)
+    streams = {resident_id: own} | {other: until(await _history(services, other)) for other in sorted(candidates)}
+    views = resident_view.fold_records(streams)
+    mine = views[resident_id]
+    if mine.details is None:
         if who.is_team:
             raise refused(who)
         raise ResidentNotFound(f"no resident {resident_id} was registered by {as_of.isoformat()}")
-    doc = _with_linked(doc, await _linked_as_of(services, resident_id, doc, as_of))
+    linked = [views[o].document() for o in mine.linked_residents if o in views and views[o].details is not None]
+    doc = _with_linked(mine.document(), linked)
     doc["as_of"] = as_of.isoformat()
     return doc
 
@@ -87,25 +100,6 @@ async def _history(services: Services, resident_id: str) -> list[Any]:
         return await services.store.read_resident(resident_id)
     except UnreadableEvent as exc:
         raise HistoryUnreadable(str(exc), seq=exc.seq) from exc
-
-
-async def _linked_as_of(services: Services, resident_id: str, doc: dict[str, Any],
-                        as_of: datetime) -> list[dict[str, Any]]:
-    """The records linked to this one at `as_of`, each as it was then. A link of version 1 was recorded on one of
-    the two records only, so both sides are looked at: this record's own links, and records linked to it now
-    whose link event was already there at `as_of`."""
-    async with services.engine.connect() as conn:
-        current = await queries.view_of(conn, resident_id)
-    candidates = sorted(set(doc["linked_residents"]) | set(current["linked_residents"] if current else []))
-    linked = []
-    for other in candidates:
-        then = [e for e in await _history(services, other) if e.envelope.occurred_at <= as_of]
-        other_doc = resident_view.fold(other, then)
-        if other in doc["linked_residents"] or resident_id in other_doc["linked_residents"]:
-            resident_view.link(doc, other)
-            if other_doc["details"]:
-                linked.append(other_doc)
-    return linked
 
 
 def _with_linked(doc: dict[str, Any], linked: list[dict[str, Any]]) -> dict[str, Any]:

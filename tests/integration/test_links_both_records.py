@@ -17,6 +17,7 @@ from events.errors import ConcurrencyConflict
 from events.ids import uuid7
 from frontdoor.services import Services
 from projections.resident_view_projection import load_views
+from projections.rules import DetectorView
 from projections.tables import detector_views
 from tests.integration.conftest import RESIDENT, auth
 
@@ -36,9 +37,9 @@ async def _linked_everywhere(client: httpx.AsyncClient, services: Services, seq:
     ok, _ = await services.wait_for("duplicate_detector", seq)
     assert ok
     async with services.engine.connect() as conn:
-        detector = await load_views(conn, {a, b}, detector_views)
+        detector = await load_views(conn, {a, b}, detector_views, DetectorView.from_document)
     return {"view": (views[a]["linked_residents"], views[b]["linked_residents"]),
-            "detector": (detector[a]["linked_residents"], detector[b]["linked_residents"])}
+            "detector": (detector[a].linked_residents, detector[b].linked_residents)}
 
 
 async def _the_person_flag(client: httpx.AsyncClient, services: Services) -> dict[str, Any]:

@@ -36,8 +36,9 @@ from events.catalogue import (
 from events.codec import wrap
 from events.envelope import Actor, RecordedEvent
 from events.vocabulary import AssessmentKind, Need, Rule, Urgency
-from projections.resident_view import View, apply, fold
+from projections.resident_view import ResidentView, apply, fold_view
 from projections.rules import Finding, Thresholds, findings_for
+from projections.view_parts import Coordinator, Flag
 
 RESIDENT = "resident-1"
 DAY_ZERO = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday morning
@@ -84,9 +85,9 @@ class Given:
     history: tuple[Timed, ...]
 
     @property
-    def view(self) -> View:
+    def view(self) -> ResidentView:
         """The resident view after the whole history (a fresh fold each time, so a story can be reused)."""
-        return fold(RESIDENT, [recorded(seq, timed) for seq, timed in enumerate(self.history, start=1)])
+        return fold_view(RESIDENT, [recorded(seq, timed) for seq, timed in enumerate(self.history, start=1)])
 
     def when(self, event: Event, on_day: float) -> Then:
         view = self.view
@@ -143,3 +144,13 @@ def flagged(finding: Finding) -> DuplicationFlagged:
     """The flag the detector writes for a finding."""
     return DuplicationFlagged(flag_id=finding.flag_id, rule=finding.rule, severity=finding.severity,
                               references=list(finding.references), explanation=finding.explanation)
+
+
+def open_flag(rule: Rule, references: Sequence[str]) -> Flag:
+    """A flag as the view holds it while open (what `still_duplicated` is asked about)."""
+    return Flag("flag-1", rule, "medium", list(references), "", "2025-03-03T09:00:00Z")
+
+
+def coordinator_of(*, team: str, worker: str) -> Coordinator:
+    """A care coordinator as the view holds it."""
+    return Coordinator(team, worker, None, "2025-03-03T09:00:00Z")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
+
 from events.catalogue import Caller, ContactRecorded
 from events.codec import encode, wrap
 from events.envelope import Actor
@@ -12,7 +14,7 @@ from projections.recent_documents import RecentDocuments
 
 
 def test_documents_come_back_as_last_kept_parsed_or_from_their_text() -> None:
-    recent = RecentDocuments(capacity=10, parsed=1)
+    recent = RecentDocuments(orjson.loads, capacity=10, parsed=1)
     first, second = {"contacts": [1]}, {"contacts": [2]}
     recent.keep({"r1": first}, {"r1": '{"contacts":[1]}'})
     recent.keep({"r2": second}, {"r2": '{"contacts":[2]}'})  # r1 leaves the parsed tier, its text stays
@@ -27,7 +29,7 @@ def test_documents_come_back_as_last_kept_parsed_or_from_their_text() -> None:
 
 
 def test_the_oldest_documents_go_first_and_forget_drops_them_all() -> None:
-    recent = RecentDocuments(capacity=2, parsed=0)
+    recent = RecentDocuments(orjson.loads, capacity=2, parsed=0)
     recent.keep({}, {"a": "{}", "b": "{}"})
     recent.take(["a"])
     recent.keep({}, {"a": '{"v":2}', "c": "{}"})  # a was written again: b is now the oldest

@@ -14,11 +14,13 @@ from tests.unit.rules_story import (
     completed,
     contact,
     coordinator,
+    coordinator_of,
     declined,
     flagged,
     given,
     handed_off,
     on,
+    open_flag,
     referral,
 )
 
@@ -73,7 +75,7 @@ def test_a_handoff_that_puts_a_referral_beside_another_teams_open_one_is_paralle
 def test_parallel_referrals_are_still_duplicated_while_both_are_open() -> None:
     story = given(on(0, referral("ref-1", to="falls")), on(2, referral("ref-2", to="ot")),
                   on(3, accepted("ref-1", by="falls")))
-    assert still_duplicated(story.view, {"rule": "parallel_referrals", "references": ["ref-1", "ref-2"]})
+    assert still_duplicated(story.view, open_flag("parallel_referrals", ["ref-1", "ref-2"]))
 
 
 # 2. Repeat assessment: the same kind started again within 28 days, by another team or the same one.
@@ -227,7 +229,7 @@ def test_a_referral_handed_back_exactly_30_days_after_it_left_is_ping_pong() -> 
 
 def test_a_linked_record_with_a_different_coordinator_is_two_coordinators() -> None:
     theirs = given(on(0, coordinator(team="dementia", worker="Priya Shah"))).view
-    ours = {"team_id": "neighbourhood", "worker": "Tom Reid"}
+    ours = coordinator_of(team="neighbourhood", worker="Tom Reid")
 
     findings = two_coordinators("resident-b", ours, {"resident-a": theirs})
 
@@ -238,7 +240,7 @@ def test_a_linked_record_with_a_different_coordinator_is_two_coordinators() -> N
 
 def test_another_worker_in_the_same_team_on_a_linked_record_is_two_coordinators() -> None:
     theirs = given(on(0, coordinator(team="dementia", worker="Priya Shah"))).view
-    ours = {"team_id": "dementia", "worker": "Tom Reid"}
+    ours = coordinator_of(team="dementia", worker="Tom Reid")
 
     findings = two_coordinators("resident-a", ours, {"resident-b": theirs})
 

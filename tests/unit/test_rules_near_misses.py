@@ -13,11 +13,13 @@ from tests.unit.rules_story import (
     completed,
     contact,
     coordinator,
+    coordinator_of,
     declined,
     flagged,
     given,
     handed_off,
     on,
+    open_flag,
     referral,
     withdrawn,
 )
@@ -62,7 +64,7 @@ def test_a_handoff_that_moves_the_only_open_referral_is_not_parallel() -> None:
 
 
 def test_parallel_referrals_are_no_longer_duplicated_once_one_is_withdrawn() -> None:
-    flag = {"rule": "parallel_referrals", "references": ["ref-1", "ref-2"]}
+    flag = open_flag("parallel_referrals", ["ref-1", "ref-2"])
     both_open = given(on(0, referral("ref-1", to="falls")), on(2, referral("ref-2", to="ot")))
     one_withdrawn = given(*both_open.history, on(4, withdrawn("ref-2")))
 
@@ -71,7 +73,7 @@ def test_parallel_referrals_are_no_longer_duplicated_once_one_is_withdrawn() -> 
 
 
 def test_parallel_referrals_are_no_longer_duplicated_once_handed_to_the_same_team() -> None:
-    flag = {"rule": "parallel_referrals", "references": ["ref-1", "ref-2"]}
+    flag = open_flag("parallel_referrals", ["ref-1", "ref-2"])
     story = given(on(0, referral("ref-1", to="falls")), on(2, referral("ref-2", to="ot")),
                   on(4, handed_off("ref-2", from_team="ot", to="falls")))
 
@@ -191,14 +193,14 @@ def test_a_referral_handed_back_more_than_30_days_after_it_left_is_not_ping_pong
 
 def test_the_same_worker_and_team_on_a_linked_record_is_one_coordinator() -> None:
     theirs = given(on(0, coordinator(team="dementia", worker="Priya Shah"))).view
-    ours = {"team_id": "dementia", "worker": "Priya Shah"}
+    ours = coordinator_of(team="dementia", worker="Priya Shah")
 
     assert two_coordinators("resident-a", ours, {"resident-b": theirs}) == []
 
 
 def test_a_linked_record_without_a_coordinator_is_not_two_coordinators() -> None:
     theirs = given(on(0, contact("call-1", "housing"))).view
-    ours = {"team_id": "dementia", "worker": "Priya Shah"}
+    ours = coordinator_of(team="dementia", worker="Priya Shah")
 
     assert two_coordinators("resident-a", ours, {"resident-b": theirs}) == []
 
