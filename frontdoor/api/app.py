@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from frontdoor.api import flags, health, residents, teams, workflow
+from frontdoor.api import at_risk, fhir, flags, health, residents, teams, workflow
 from frontdoor.api.problems import install_problem_handlers
 from frontdoor.services import Services
 
@@ -18,6 +18,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_problem_handlers(app)
-    for module in (health, residents, workflow, flags, teams):
+    # at_risk before residents: /residents/{resident_id} would otherwise answer for /residents/at-risk.
+    for module in (health, at_risk, residents, fhir, workflow, flags, teams):
         app.include_router(module.router)
     return app
