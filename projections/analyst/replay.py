@@ -66,11 +66,11 @@ async def replay(nc: NATS, js: JetStreamContext, *, pseudonyms: Pseudonyms, dest
     async for batch in read_range(nc, js, resumed_from + 1, to_seq):
         for seq, payload in batch:
             apply(seq, loads(payload))
-        since_saved += len(batch)
+            since_saved += 1
+            if since_saved == checkpoint_every and seq < to_seq:
+                _save(checkpoint, {"plan": plan, "to_seq": to_seq, "state": fold.state})
+                since_saved = 0
         done = batch[-1][0]
-        if since_saved >= checkpoint_every and done < to_seq:
-            _save(checkpoint, {"plan": plan, "to_seq": to_seq, "state": fold.state})
-            since_saved = 0
         if progress:
             progress(done, to_seq)
     if before_write is not None:
