@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from nats.js import JetStreamContext
@@ -68,14 +69,17 @@ async def test_an_export_of_a_city_holds_no_identifier_and_keys_decide_the_pseud
     # The same key, the same pseudonyms in SQL and Parquet; another key, none in common.
     assert residents == {row["resident"] for row in from_sql["residents"]}
     others = parquet_rows(tmp_path / "b")
-    ids = {cell for rows in from_parquet.values() for row in rows for k, cell in row.items() if _is_id(k) and cell is not None}
-    other_ids = {cell for rows in others.values() for row in rows for k, cell in row.items() if _is_id(k) and cell is not None}
+    ids, other_ids = _pseudonyms(from_parquet), _pseudonyms(others)
     assert ids and other_ids and ids.isdisjoint(other_ids)
 
 
-def _is_id(column: str) -> bool:
-    return column in {"resident", "contact", "referral", "assessment", "flag", "reference", "other_resident",
-                      "worker", "replaces_worker"}
+ID_COLUMNS = {"resident", "contact", "referral", "assessment", "flag", "reference", "other_resident", "worker",
+              "replaces_worker"}
+
+
+def _pseudonyms(tables: dict[str, list[dict[str, Any]]]) -> set[str]:
+    return {cell for rows in tables.values() for row in rows for k, cell in row.items()
+            if k in ID_COLUMNS and cell is not None}
 
 
 async def test_until_gives_the_tables_of_a_stream_that_ends_then(
