@@ -27,6 +27,13 @@ SMALL = 5
 plt.rcParams.update({"svg.hashsalt": "frontdoor", "svg.fonttype": "path", "font.size": 9,
                      "axes.spines.top": False, "axes.spines.right": False})
 
+DUPLICATION_BY_CLUSTER = """\
+SELECT coalesce(r.cluster, 'unknown') AS cluster, f.rule, count(*) AS flags
+FROM flags f LEFT JOIN residents r ON r.resident = f.resident
+GROUP BY ALL ORDER BY cluster, rule"""
+DUPLICATION_BY_MONTH = """\
+SELECT strftime(raised_at, '%Y-%m') AS month, rule, count(*) AS flags
+FROM flags GROUP BY ALL ORDER BY month, rule"""
 DUPLICATION = """\
 SELECT coalesce(r.cluster, 'unknown') AS cluster, f.rule, strftime(f.raised_at, '%Y-%m') AS month,
        count(*) AS flags
@@ -137,31 +144,37 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _section(title: str, what: str, svg: str, table: str, query: str) -> str:
     return (f"<section><h2>{html.escape(title)}</h2><p>{html.escape(what)}</p><figure>{svg}</figure>"
-            f"<details open><summary>Numbers</summary>{table}</details>"
-            f"<p class=q>The query (DuckDB):</p><pre>{html.escape(query)}</pre></section>")
+            f"<details{' open' if table.count('<tr>') <= 16 else ''}><summary>Numbers</summary>{table}</details>"
+            f"<p class=q>The queries (DuckDB):</p><pre>{html.escape(query)}</pre></section>")
+
+
+def _stacked(ax: Any, groups: list[str], rules: list[str], counts: dict[tuple[str, str], int]) -> None:
+    bottom = [0] * len(groups)
+    for rule in rules:
+        values = [_shown(counts.get((g, rule), 0)) for g in groups]
+        ax.bar(range(len(groups)), values, bottom=bottom, label=rule)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_xticks(range(len(groups)), groups, rotation=45, ha="right")
 
 
 def _duplication(db: duckdb.DuckDBPyConnection) -> str:
+    by_cluster = db.execute(DUPLICATION_BY_CLUSTER).fetchall()
+    by_month = db.execute(DUPLICATION_BY_MONTH).fetchall()
     rows = db.execute(DUPLICATION).fetchall()
-    clusters = sorted({r[0] for r in rows}) or ["(none)"]
-    rules = sorted({r[1] for r in rows})
-    months = sorted({r[2] for r in rows})
-    fig, axes = plt.subplots(1, len(clusters), figsize=(2.1 * len(clusters) + 1, 2.8), sharey=True, squeeze=False)
-    for ax, cluster in zip(axes[0], clusters, strict=True):
-        bottom = [0] * len(months)
-        for rule in rules:
-            values = [_shown(next((r[3] for r in rows if r[:3] == (cluster, rule, m)), 0)) for m in months]
-            ax.bar(range(len(months)), values, bottom=bottom, label=rule)
-            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-        ax.set_title(cluster)
-        ax.set_xticks(range(len(months)), months, rotation=90)
+    rules = sorted({r[1] for r in by_cluster})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))
+    _stacked(left, sorted({r[0] for r in by_cluster}), rules, {(c, r): n for c, r, n in by_cluster})
+    left.set_title("per cluster, per rule")
+    left.set_ylabel("flags raised")
+    _stacked(right, sorted({r[0] for r in by_month}), rules, {(m, r): n for m, r, n in by_month})
+    right.set_title("per month, per rule")
     if rules:
-        axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
-    axes[0][0].set_ylabel("flags raised")
+        right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     table = _table(("cluster", "rule", "month", "flags"), [(c, r, m, _count(n)) for c, r, m, n in rows])
     return _section("Duplicated work per rule, cluster and month",
-                    "Flags raised by the duplicate-work detector, by the month they were raised.",
-                    _svg(fig), table, DUPLICATION)
+                    "Flags raised by the duplicate-work detector, by cluster and by the month they were raised "
+                    "(the full breakdown per rule, cluster and month is in the numbers).",
+                    _svg(fig), table, "\n\n".join((DUPLICATION_BY_CLUSTER, DUPLICATION_BY_MONTH, DUPLICATION)))
 
 
 def _waiting(db: duckdb.DuckDBPyConnection) -> str:
