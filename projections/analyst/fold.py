@@ -53,22 +53,28 @@ class AnalystFold:
         self._p = pseudonyms
         self._clusters = clusters
         self.state = state if state is not None else new_state()
+        # Per event type: its handler here and the catalogue's current version (older ones are upcast).
+        self._handlers = {kind: (getattr(self, "_" + kind), cls.version) for kind, cls in EVENT_TYPES.items()
+                          if hasattr(self, "_" + kind)}
 
     def apply(self, seq: int, envelope: dict[str, Any]) -> None:
-        kind = envelope["type"]
-        cls = EVENT_TYPES.get(kind)
-        data = envelope["data"]
-        if cls is not None and envelope["version"] != cls.version:
-            if envelope["version"] > cls.version:
-                raise ValueError(f"event {seq}: {kind} v{envelope['version']} is newer than this release knows")
-            data = upcast(kind, envelope["version"], data, cls.version)
-        at = micros(envelope["occurred_at"])
         s = self.state
         s["seq"] = seq
-        s["latest"] = max(s["latest"], at)
-        handler = getattr(self, "_" + kind, None)
-        if handler is not None:
-            handler(self._p.of(envelope["resident_id"]), data, at, envelope["occurred_at"])
+        kind = envelope["type"]
+        handler = self._handlers.get(kind)
+        if handler is None:
+            return  # a type the tables do not use
+        act, version = handler
+        data = envelope["data"]
+        if envelope["version"] != version:
+            if envelope["version"] > version:
+                raise ValueError(f"event {seq}: {kind} v{envelope['version']} is newer than this release knows")
+            data = upcast(kind, envelope["version"], data, version)
+        occurred = envelope["occurred_at"]
+        at = micros(occurred)
+        if at > s["latest"]:
+            s["latest"] = at
+        act(self._p.of(envelope["resident_id"]), data, at, occurred)
 
     # -- residents -------------------------------------------------------------------------------------------
     def _ResidentRegistered(self, resident: str, d: dict[str, Any], at: int, on: str) -> None:

@@ -31,7 +31,7 @@ class Pseudonyms:
     def of(self, raw: str) -> str:
         known = self._known.get(raw)
         if known is None:
-            known = hmac.new(self._key, raw.encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
+            known = hmac.digest(self._key, raw.encode(), "sha256").hex()[:PSEUDONYM_HEX]
             if len(self._known) < 2_000_000:  # ids recur (a referral's every step): remember, within bounds
                 self._known[raw] = known
         return known

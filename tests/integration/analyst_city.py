@@ -86,6 +86,7 @@ async def identifiers(services: Services) -> tuple[set[str], set[date]]:
                 continue
             if key == "date_of_birth" and value:
                 births.add(date.fromisoformat(value))
+                needles.add(value)
             if key == "postcode" and value:
                 needles |= {value, value.replace(" ", "")}
             if key == "scope":
