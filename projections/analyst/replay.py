@@ -11,6 +11,7 @@ the data directory, never beside the output.
 from __future__ import annotations
 
 import contextlib
+import gc
 import marshal
 import os
 from collections.abc import Awaitable, Callable
@@ -48,6 +49,24 @@ async def replay(nc: NATS, js: JetStreamContext, *, pseudonyms: Pseudonyms, dest
                  clusters: frozenset[str] | None = None, progress: Progress | None = None,
                  checkpoint_every: int = CHECKPOINT_EVERY, before_write: Callable[[int, int], Awaitable[None]]
                  | None = None) -> Export:
+    # The fold keeps millions of small lists and tuples alive to the end, and none of them form cycles: the
+    # cyclic collector would only walk them again and again (a third of the time of `tables()` and of building
+    # the Arrow columns, measured on 200,000 events). It is back on when the replay returns.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return await _replay(nc, js, pseudonyms=pseudonyms, destination=destination, write=write,
+                             checkpoint=checkpoint, until=until, clusters=clusters, progress=progress,
+                             checkpoint_every=checkpoint_every, before_write=before_write)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+async def _replay(nc: NATS, js: JetStreamContext, *, pseudonyms: Pseudonyms, destination: str,
+                  write: Callable[[Rows], Awaitable[None]], checkpoint: Path, until: datetime | None,
+                  clusters: frozenset[str] | None, progress: Progress | None, checkpoint_every: int,
+                  before_write: Callable[[int, int], Awaitable[None]] | None) -> Export:
     plan = {"destination": destination, "until": until.isoformat() if until else None,
             "key": pseudonyms.fingerprint}
     saved = _load(checkpoint)
