@@ -8,7 +8,7 @@ import getpass
 import hashlib
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -28,7 +28,9 @@ from events.catalogue import ExportMade
 from events.envelope import Actor
 from events.ids import uuid7
 from frontdoor.settings import Settings
-from projections.analyst.replay import Export
+
+if TYPE_CHECKING:  # the replay brings pyarrow, a second's import: only the commands that need it pay for it
+    from projections.analyst.replay import Export
 
 
 def register(app: typer.Typer) -> None:
@@ -85,9 +87,10 @@ def replay(
 async def _replay(settings: Settings, to: str | None, parquet: str | None, until: datetime | None, by: str,
                   destination: str, checkpoint_every: int) -> Export:
     from frontdoor.bootstrap import start_services, stop_services
+    from projections.analyst.fold import Rows
     from projections.analyst.pseudonyms import Pseudonyms
     from projections.analyst.replay import replay as run_replay
-    from projections.analyst.writers import Rows, write_parquet, write_sql
+    from projections.analyst.writers import write_parquet, write_sql
     from projections.database import create_engine
 
     services = await start_services(settings, run_projections=False)

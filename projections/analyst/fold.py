@@ -20,6 +20,7 @@ from events.upcasting import upcast
 from projections.analyst.pseudonyms import Pseudonyms, age_band, postcode_district
 from projections.analyst.risk import FALLS, SAFEGUARDING, RiskFacts, most_contacted, score, waited_long
 
+Rows = dict[str, list[tuple[Any, ...]]]  # table name -> rows, in the order of the events that made them
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
 DAY_US = 86_400_000_000
@@ -213,7 +214,7 @@ class AnalystFold:
             row[5], row[6], row[7], row[8] = "resolved", d["resolution"], at, days(row[4], at)
 
     # -- the tables --------------------------------------------------------------------------------------------
-    def tables(self) -> dict[str, list[tuple[Any, ...]]]:
+    def tables(self) -> Rows:
         s = self.state
         residents = [(rid, *row[:4]) for rid, row in s["residents"].items()]
         tables: dict[str, list[tuple[Any, ...]]] = {

@@ -25,10 +25,9 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from events.subjects import CARE_STREAM
-from projections.analyst.fold import AnalystFold
+from projections.analyst.fold import AnalystFold, Rows
 from projections.analyst.pseudonyms import Pseudonyms
 from projections.analyst.stream_reader import read_range, stream_time_cut
-from projections.analyst.writers import Rows
 
 CHECKPOINT_EVERY = 250_000
 Progress = Callable[[int, int], None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from projections.analyst.fold import Rows
 from projections.analyst.schema import TABLES, arrow_schema, sql_tables
 
-Rows = dict[str, list[tuple[Any, ...]]]
 EPOCH = datetime(1970, 1, 1)
 INSERT_CHUNK = 20_000
 
@@ -95,6 +95,3 @@ async def write_sql(engine: AsyncEngine, rows: Rows) -> None:
                     chunk = [tuple(_to_datetime(v) if i in times else v for i, v in enumerate(row)) for row in chunk]
                 await conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in chunk])
 
-
-def utc_naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
