@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import (
+    analyst_replay,
     city_reads,
     command_path,
     detector_quality,
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, Bench] = {
     detector_quality.NAME: lambda quick, _profile: detector_quality.run(quick),
     splink_baseline.NAME: lambda quick, _profile: splink_baseline.run(quick),  # the same city as detector_quality
     detector_throughput.NAME: lambda quick, _profile: detector_throughput.run(quick),
+    analyst_replay.NAME: lambda quick, _profile: analyst_replay.run(quick),
 }
 
 

@@ -222,6 +222,12 @@ def spec(
     typer.echo(f"wrote {folder / 'openapi.json'} and {folder / 'asyncapi.json'}", err=True)
 
 
+# The analysts' commands (replay, report, export-fhir) live in their own module.
+from frontdoor.analyst_commands import register as _register_analyst_commands  # noqa: E402
+
+_register_analyst_commands(app)
+
+
 def main() -> None:
     with contextlib.suppress(KeyboardInterrupt):
         app()

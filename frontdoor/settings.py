@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=262_144, ge=1024, le=16 * 1024 * 1024,
                                 description="Largest request body accepted; larger ones get 413 before parsing")
     poison_policy: str = Field(default="stop", pattern="^(stop|park)$", description="stop, or park on dead letter")
+    pseudonym_key: str | None = Field(
+        default=None, description="HMAC key of analyst pseudonyms; generated into the data dir if unset"
+    )
 
     def resolved_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -53,3 +56,13 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    def resolved_pseudonym_key(self) -> bytes:
+        """The analyst pseudonym key: the same key, the same pseudonyms in every export (so exports join)."""
+        if self.pseudonym_key:
+            return self.pseudonym_key.encode()
+        path = self.resolved_data_dir() / "pseudonym-key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()

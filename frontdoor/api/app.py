@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from frontdoor.api import flags, health, residents, teams, workflow
+from frontdoor.api import at_risk, fhir, flags, health, residents, teams, workflow
 from frontdoor.api.problems import BodyLimit, Unexpected, install_problem_handlers
 from frontdoor.services import Services
 from frontdoor.settings import Settings
@@ -50,7 +50,8 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_problem_handlers(app)
-    for module in (health, residents, workflow, flags, teams):
+    # at_risk before residents: /residents/{resident_id} would otherwise answer for /residents/at-risk.
+    for module in (health, at_risk, residents, fhir, workflow, flags, teams):
         app.include_router(module.router)
     # The documents (`frontdoor spec`) are drawn without services: then the default limit is as good as any.
     limit = services.settings.max_body_bytes if services is not None else Settings().max_body_bytes

@@ -42,13 +42,13 @@ async def _last_seq(services: Services, stream: str) -> int:
 
 
 async def view(services: Services, who: Principal, asked: Asked, resident_id: str, *, min_seq: int | None = None,
-               as_of: datetime | None = None) -> dict[str, Any]:
+               as_of: datetime | None = None, what: str = "resident") -> dict[str, Any]:
     if as_of is not None:
         doc = await _view_as_of(services, who, resident_id, as_of)
     else:
         await wait_for_read(services, "resident_view", min_seq)
         doc = await current_view(services, who, resident_id)
-    await services.audit.viewed(who.actor, what="resident" + (f"@{as_of.isoformat()}" if as_of else ""),
+    await services.audit.viewed(who.actor, what=what + (f"@{as_of.isoformat()}" if as_of else ""),
                                 resident_id=resident_id, purpose=asked.purpose, correlation_id=asked.correlation_id)
     return doc
 
