@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.catalogue import (
@@ -27,6 +27,7 @@ from events.envelope import RecordedEvent
 from projections import people_matching as matching
 from projections import rules
 from projections.checkpoints import load_checkpoint, save_checkpoint
+from projections.people_index import PeopleIndex
 from projections.recent_documents import RecentDocuments
 from projections.resident_view import fold_into, touches
 from projections.resident_view_projection import load_views
@@ -54,10 +55,12 @@ class DuplicateDetector:
         self._sink = sink
         self._limits = thresholds
         self._recent = RecentDocuments(DetectorView.load)
+        self._people = PeopleIndex()
         self.flags_raised = 0
 
     def forget(self) -> None:
         self._recent.forget()
+        self._people.forget()
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         emitted_up_to = await load_checkpoint(conn, EMITTED)
@@ -106,24 +109,17 @@ class DuplicateDetector:
     async def _possible_duplicates(self, conn: AsyncConnection, view: DetectorView,
                                    registered: dict[str, tuple[matching.Person, frozenset[str]]]
                                    ) -> list[rules.Finding]:
-        """Candidates by blocking, then scored. People registered or corrected earlier in this batch are held in
-        `registered` (their rows are written once, at the end of the batch): they replace what the tables say of
-        them, so the answer is what it would be one event at a time."""
+        """Candidates by blocking (from the people index in memory), then scored. People registered or corrected
+        earlier in this batch are in the index at once, and in `registered` for the tables, written once at the
+        end of the batch: the answer is what it would be one event at a time."""
         d = view.details
         assert d is not None
         person = matching.Person(view.resident_id, d.given_name, d.family_name, date.fromisoformat(d.date_of_birth),
                                  d.postcode, d.nhs_number)
         probe = matching.probe_keys(person)
-        blocked = detector_blocks.c.resident_id == detector_people.c.resident_id
-        rows = (await conn.execute(
-            select(detector_people).join(detector_blocks, blocked)
-            .where(detector_blocks.c.block_key.in_(sorted(probe)),
-                   detector_people.c.resident_id != person.resident_id).distinct()
-            .limit(MAX_CANDIDATES))).mappings().all()
-        candidates = {row["resident_id"]: matching.Person(**row) for row in rows
-                      if row["resident_id"] not in registered}
-        candidates |= {rid: other for rid, (other, keys) in registered.items()
-                       if rid != person.resident_id and keys & probe}
+        await self._people.ready(conn)
+        candidates = {other.resident_id: other
+                      for other in self._people.candidates(probe, besides=person.resident_id, limit=MAX_CANDIDATES)}
         findings = []
         for rid in sorted(candidates):
             other = candidates[rid]
@@ -134,7 +130,9 @@ class DuplicateDetector:
                 refs = tuple(sorted((rid, person.resident_id)))
                 findings.append(rules.Finding("possible_duplicate_resident", "medium", refs,
                                               matching.explain(other, person, value)))
-        registered[person.resident_id] = (person, frozenset(matching.blocking_keys(person)))
+        keys = frozenset(matching.blocking_keys(person))
+        self._people.put(person, keys)  # the rest of this batch sees it at once; the tables at the batch's end
+        registered[person.resident_id] = (person, keys)
         return findings
 
 
