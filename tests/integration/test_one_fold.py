@@ -92,3 +92,27 @@ async def test_a_link_on_both_records_of_two_coordinators_is_flagged_once(engine
     await project(engine, (detector,), both)
 
     assert sink.raised == [(A, "two_coordinators")]  # from the record whose id sorts first, whichever made it
+
+
+class RolledBack(Exception):
+    pass
+
+
+async def test_the_people_the_detector_holds_in_memory_are_what_the_tables_say(engine: AsyncEngine) -> None:
+    """Issue 15: candidates come from an index in memory. A person whose batch did not commit must not be found
+    after the runner has the detector forget; a person committed by another process (or before a restart) must
+    be found by a detector that has never seen them."""
+    streams, flags = Streams(), RecordedFlags()
+    detector = DuplicateDetector(flags, Thresholds())
+    ghost = streams.add("resident-c", registered("Ada"))
+    with pytest.raises(RolledBack):
+        async with engine.begin() as conn:
+            await detector.apply(conn, [ghost])
+            raise RolledBack  # the transaction does not commit
+    detector.forget()  # what the runner does then
+    await project(engine, (detector,), [streams.add(A, registered("Ada"))])
+    assert flags.raised == []  # the ghost was never committed: nobody to be a duplicate of
+
+    fresh = DuplicateDetector(flags, Thresholds())  # another process, or this one restarted
+    await project(engine, (fresh,), [streams.add(B, registered("Ada"))])
+    assert flags.raised == [(B, "possible_duplicate_resident")]
