@@ -6,6 +6,10 @@ together, so a redelivery never applies twice and a crash never loses one.
 Poison events never stop the world silently: by default the runner stops with an error naming the sequence;
 with `poison="park"` the event goes to `projection_dead_letters` with the reason (same transaction as the
 checkpoint) and the runner goes on. Both show in `status` (and so in /health).
+
+Only the event's own fault is poison (`faults`): a database or NATS failure is retried with capped exponential
+backoff for as long as it lasts, shown in `status` as `waiting_for_database` / `waiting_for_nats`, and never
+parks or stops on an event.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import orjson
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from sqlalchemy import delete
-from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.envelope import RecordedEvent
@@ -27,6 +30,7 @@ from events.subjects import CARE_STREAM
 from projections.checkpoints import CheckpointMoved, advance_checkpoint, load_checkpoint
 from projections.database import write_transaction
 from projections.decoded_events import DecodedEvents
+from projections.faults import is_transient, waiting_state
 from projections.feed import Delivery, FeedGap, PullFeed
 from projections.lease import Lease
 from projections.projection import Projection, Remembers
@@ -36,6 +40,9 @@ log = logging.getLogger("frontdoor.projections")
 # How long a checkpoint may stay unwritten while only events the projection ignores go by: those need no
 # transaction of their own, and replaying them after a crash costs nothing (they are skipped again).
 SKIPPED_CHECKPOINT_EVERY_S = 1.0
+# Retries of a failing database or NATS: from FIRST_RETRY_S, doubling, at most MAX_RETRY_S apart.
+FIRST_RETRY_S = 0.1
+MAX_RETRY_S = 5.0
 
 
 class ProjectionStopped(RuntimeError):
@@ -47,7 +54,8 @@ class ProjectionStopped(RuntimeError):
 
 @dataclass
 class RunnerStatus:
-    state: str = "starting"  # starting | standby | catching_up | live | failed | stopped
+    # starting | standby | catching_up | live | waiting_for_database | waiting_for_nats | failed | stopped
+    state: str = "starting"
     applied_seq: int = 0
     pending: int = 0
     parked: int = 0
@@ -82,6 +90,7 @@ class ProjectionRunner:
         self.lease = Lease(js, projection.name, ttl_s=lease_ttl_s)
         self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
         self._stored_at = 0.0
+        self._retry_in = FIRST_RETRY_S
 
     @property
     def name(self) -> str:
@@ -93,18 +102,26 @@ class ProjectionRunner:
 
     async def run(self) -> None:
         """Applies events while holding the projection's lease, until cancelled, or until a poison event stops
-        it (the default policy). Without the lease it waits as a standby."""
+        it (the default policy). Without the lease it waits as a standby. A database or NATS failure anywhere
+        (taking the lease, reading the checkpoint, applying) is waited out, never the end of the run."""
         try:
             while True:
                 self.status.state = "standby"
-                await self.lease.acquire()
+                failure: Exception | None = None
                 try:
+                    await self.lease.acquire()
                     await self._lead()
                 except CheckpointMoved as moved:
                     log.warning("%s; standing by", moved)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    failure = exc
                 finally:
                     await self._feed.stop()
                     await self.lease.release()
+                if failure is not None:
+                    await self._pause(failure)  # without the lease: a healthier process may take over
         except ProjectionStopped as stopped:
             self.status.state, self.status.error = "failed", str(stopped)
             log.error("%s", stopped)
@@ -113,12 +130,29 @@ class ProjectionRunner:
             if self.status.state != "failed":
                 self.status.state = "stopped"
 
+    async def _pause(self, failure: BaseException) -> None:
+        """Shows whose failure it is in `status` (so in /health: not "live" while it lasts), then waits before
+        the next try, twice as long each time up to MAX_RETRY_S."""
+        self.status.state = waiting_state(failure)
+        whose = "database" if self.status.state == "waiting_for_database" else "NATS"
+        self.status.error = f"{whose} unavailable, retrying: {type(failure).__name__}: {str(failure)[:300]}"
+        log.warning("projection %s: %s unavailable (%s: %s); retrying in %.1fs", self.name, whose,
+                    type(failure).__name__, failure, self._retry_in)
+        await asyncio.sleep(self._retry_in)
+        self._retry_in = min(self._retry_in * 2, MAX_RETRY_S)
+
+    def _recovered(self) -> None:
+        self._retry_in = FIRST_RETRY_S
+        if self.status.state.startswith("waiting_for_"):
+            self.status.state, self.status.error = "catching_up", None
+
     async def _lead(self) -> None:
         self._forget()  # another holder may have moved on since this process last led
         async with self._engine.connect() as conn:  # a read: no need to queue with the writers
             self.status.applied_seq = self._stored_seq = await load_checkpoint(conn, self.name)
         self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
+        self._recovered()  # the database answered and NATS did: a failed write shows again at its retry
         self.status.state = "live" if await self._stream_end() <= self.status.applied_seq else "catching_up"
         while not self.lease.lost.is_set():
             try:
@@ -138,20 +172,25 @@ class ProjectionRunner:
                 self.status.pending = 0
 
     async def _apply_with_retry(self, deliveries: list[Delivery]) -> None:
-        delay = 0.1
+        """Applies the batch, waiting out database and NATS failures (the detector's own writes go through
+        NATS) for as long as they last and this process leads. Events already applied one at a time before a
+        failure are not applied again."""
         while True:
-            try:
-                await self._apply(deliveries)
-                self.status.error = None
+            todo = [d for d in deliveries if d.seq > self.status.applied_seq]
+            if deliveries and not todo:
+                self._recovered()
                 return
+            try:
+                await self._apply(todo)
+            except CheckpointMoved:
+                raise
             except Exception as exc:
-                if not _is_transient(exc):
+                if not is_transient(exc) or self.lease.lost.is_set():
                     raise
-                # Shown in /health while it lasts: a projection waiting on its database is not "live".
-                self.status.error = f"database unavailable, retrying: {str(exc)[:200]}"
-                log.warning("projection %s: database unavailable (%s); retrying in %.1fs", self.name, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await self._pause(exc)
+                continue
+            self._recovered()
+            return
 
     async def _apply(self, deliveries: list[Delivery]) -> None:
         """Applies a batch in one transaction with the checkpoint; with no deliveries, only writes the checkpoint."""
@@ -165,7 +204,7 @@ class ProjectionRunner:
         except CheckpointMoved:
             raise
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 raise
             # Something in this batch cannot be applied: find which event, one at a time.
             for delivery in deliveries:
@@ -182,7 +221,7 @@ class ProjectionRunner:
         except CheckpointMoved:
             raise
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 raise
             reason = f"{type(exc).__name__}: {exc}"
             if self._poison != "park":
@@ -257,19 +296,6 @@ class ProjectionRunner:
         self._forget()
         self.status = RunnerStatus()
         self._stored_seq = 0
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Errors of the database itself (down, locked, disconnected): retry the same batch; they are not the
-    event's fault, so they must never park or stop on an event."""
-    if isinstance(exc, ConnectionError | OSError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError):
-        text = str(exc.orig).lower()
-        return exc.connection_invalidated or any(
-            word in text for word in ("locked", "connection", "closed", "timeout", "terminat", "shutdown")
-        )
-    return False
 
 
 def _peek_type(data: bytes) -> str:

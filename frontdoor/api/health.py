@@ -42,7 +42,8 @@ async def health(request: Request) -> JSONResponse:
         entry: dict[str, Any] = {"applied_seq": applied, "behind": behind}
         if runner is not None:
             entry |= {"state": runner.status.state, "parked": runner.status.parked, "error": runner.status.error}
-            if runner.status.state == "failed":
+            # Stopped on a poison event, or waiting out its database or NATS: the service is not "ok".
+            if runner.status.state == "failed" or runner.status.state.startswith("waiting_for_"):
                 report["status"] = "degraded"
         projections[name] = entry
     report["projections"] = projections
