@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
@@ -17,6 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 # order, woken the moment it is free. (Several processes still meet in the busy handler: use PostgreSQL there.)
 _SQLITE_WRITERS: WeakKeyDictionary[Any, WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = \
     WeakKeyDictionary()
+
+
+T = TypeVar("T")
+# How long a cancelled task lets its database work (one transaction) finish before cutting it off.
+FINISH_WITHIN_S = 1.0
 
 
 def async_url(url: str) -> str:
@@ -63,3 +69,28 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
     lock = locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with lock, engine.begin() as conn:
         yield conn
+
+
+async def unbroken(work: Coroutine[Any, Any, T]) -> T:
+    """Runs database work so that cancelling the caller does not cut it off halfway. SQLAlchemy's asyncio layer
+    answers a statement cancelled in flight by invalidating and closing the connection, and with aiosqlite that
+    close could wait behind SQLite's 30 s busy timeout: a cancelled projection then took 30 s to stop. Here the
+    work (one transaction: milliseconds) may finish, for up to FINISH_WITHIN_S, and the cancellation is delivered
+    once it has; only work still going after that is cut off."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait({task}, timeout=FINISH_WITHIN_S)
+        finally:
+            if not task.done():
+                task.cancel()
+            task.add_done_callback(_retrieved)  # its outcome no longer has a reader
+        raise
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        with contextlib.suppress(BaseException):
+            task.exception()

@@ -92,8 +92,12 @@ class PullFeed:
             raise FeedGap(f"consumer {self._durable}: a delivery was lost after consumer seq {self._last_cseq}")
         if not self._buffer:
             self._arrived.clear()
+            # Not asyncio.wait_for: on Python 3.11 it returns the result, swallowing the caller's cancellation,
+            # when the event is set in the same turn as the task is cancelled; the runner then never stopped.
+            # asyncio.timeout lets a cancellation from outside through whatever else happens in that turn.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), max_wait)
+                async with asyncio.timeout(max_wait):
+                    await self._arrived.wait()
         if self._gap:
             raise FeedGap(f"consumer {self._durable}: a delivery was lost after consumer seq {self._last_cseq}")
         taken = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]

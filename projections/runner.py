@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.envelope import RecordedEvent
 from events.subjects import CARE_STREAM
 from projections.checkpoints import CheckpointMoved, advance_checkpoint, load_checkpoint
-from projections.database import write_transaction
+from projections.database import unbroken, write_transaction
 from projections.decoded_events import DecodedEvents
 from projections.faults import is_transient, waiting_state
 from projections.feed import Delivery, FeedGap, PullFeed
@@ -148,8 +148,7 @@ class ProjectionRunner:
 
     async def _lead(self) -> None:
         self._forget()  # another holder may have moved on since this process last led
-        async with self._engine.connect() as conn:  # a read: no need to queue with the writers
-            self.status.applied_seq = self._stored_seq = await load_checkpoint(conn, self.name)
+        self.status.applied_seq = self._stored_seq = await unbroken(self._load_checkpoint())
         self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
         self._recovered()  # the database answered and NATS did: a failed write shows again at its retry
@@ -229,7 +228,14 @@ class ProjectionRunner:
             await self._park(delivery, reason)
         await self._advance(delivery.seq, 1)
 
+    async def _load_checkpoint(self) -> int:
+        async with self._engine.connect() as conn:  # a read: no need to queue with the writers
+            return await load_checkpoint(conn, self.name)
+
     async def _commit(self, events: list[RecordedEvent], seq: int) -> None:
+        await unbroken(self._commit_now(events, seq))
+
+    async def _commit_now(self, events: list[RecordedEvent], seq: int) -> None:
         """Rows and checkpoint in one transaction. A projection that remembers documents between batches must
         forget them when the transaction does not commit: they would hold writes that never happened."""
         try:
@@ -259,6 +265,9 @@ class ProjectionRunner:
         return wanted is None or delivery.type is None or delivery.type in wanted
 
     async def _park(self, delivery: Delivery, reason: str) -> None:
+        await unbroken(self._park_now(delivery, reason))
+
+    async def _park_now(self, delivery: Delivery, reason: str) -> None:
         log.error("projection %s parked stream sequence %d: %s", self.name, delivery.seq, reason)
         event_type = _peek_type(delivery.data)
         async with write_transaction(self._engine) as conn:
@@ -278,11 +287,11 @@ class ProjectionRunner:
         """Read-your-writes in one process: True once everything up to `seq` is applied."""
         if self.status.applied_seq >= seq:
             return True
-        async with self._advanced:
-            try:
-                await asyncio.wait_for(self._advanced.wait_for(lambda: self.status.applied_seq >= seq), within)
-            except TimeoutError:
-                return False
+        try:
+            async with asyncio.timeout(within), self._advanced:  # not wait_for: see PullFeed.next_batch
+                await self._advanced.wait_for(lambda: self.status.applied_seq >= seq)
+        except TimeoutError:
+            return False
         return True
 
     async def reset(self) -> None:
