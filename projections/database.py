@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # SQLite has one writer at a time, and a writer that finds the file locked sleeps in SQLite's busy handler
@@ -94,3 +95,28 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         with contextlib.suppress(BaseException):
             task.exception()
+
+
+async def probe(engine: AsyncEngine, within: float) -> None:
+    """Raises unless the database can be written within `within` seconds. On SQLite a read says nothing (WAL
+    readers go on while another process holds the write lock and every projection waits out its 30 s busy
+    timeout), so the probe takes the write lock and lets it go at once, on a connection of its own whose busy
+    timeout is `within`: it never leaves a half-cancelled statement behind. On PostgreSQL, a query answered."""
+    if is_sqlite(engine):
+        path = engine.url.database
+        if path and path != ":memory:":
+            await asyncio.to_thread(_take_sqlite_write_lock, path, within)
+        return
+    async with asyncio.timeout(within), engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+def _take_sqlite_write_lock(path: str, within: float) -> None:
+    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=within, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        raise sqlite3.OperationalError(f"{exc} (no write lock within {within:g} s)") from exc
+    finally:
+        conn.close()
