@@ -203,6 +203,15 @@ class ExportMade(Event):
     as_of: str | None = None
 
 
+class EventSuperseded(Event):
+    """An operator's word, on the same resident's subject, that the message at stream sequence `sequence` (one
+    that cannot be read: not JSON, not a known event, failing validation) is to be passed over by every fold and
+    projection. Never a deletion: the bad message stays in the stream, and so does this."""
+
+    sequence: int = Field(ge=1)
+    reason: Summary
+
+
 CARE_EVENTS: tuple[type[Event], ...] = (
     ResidentRegistered,
     ResidentDetailsCorrected,
@@ -223,4 +232,6 @@ CARE_EVENTS: tuple[type[Event], ...] = (
     DuplicationResolved,
 )
 AUDIT_EVENTS: tuple[type[Event], ...] = (RecordViewed, ExportMade)
-EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in CARE_EVENTS + AUDIT_EVENTS}
+# On the CARE stream too, but about the stream itself rather than the resident's care: not in a team's feed list.
+OPERATOR_EVENTS: tuple[type[Event], ...] = (EventSuperseded,)
+EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in CARE_EVENTS + AUDIT_EVENTS + OPERATOR_EVENTS}

@@ -41,6 +41,7 @@ class Delivery:
     pending: int  # messages still after this one for the consumer: 0 means caught up
     data: bytes
     type: str | None = None  # the Frontdoor-Type header: lets a projection skip events it does not handle
+    subject: str = ""  # where it is stored (care.<resident>): where an operator's EventSuperseded for it goes
 
 
 class PullFeed:
@@ -136,7 +137,8 @@ class PullFeed:
         if cseq != self._last_cseq + 1:
             self._gap = True
         self._last_cseq = cseq
-        self._buffer.append(Delivery(sseq, pending, msg.data, headers.get(TYPE_HEADER) if headers else None))
+        self._buffer.append(Delivery(sseq, pending, msg.data, headers.get(TYPE_HEADER) if headers else None,
+                                     msg.subject))
         self._outstanding -= 1
         if self._outstanding <= 0:
             self._outstanding = 0

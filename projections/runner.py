@@ -5,7 +5,9 @@ together, so a redelivery never applies twice and a crash never loses one.
 
 Poison events never stop the world silently: by default the runner stops with an error naming the sequence;
 with `poison="park"` the event goes to `projection_dead_letters` with the reason (same transaction as the
-checkpoint) and the runner goes on. Both show in `status` (and so in /health).
+checkpoint) and the runner goes on. Both show in `status` (and so in /health). Stopped on sequence N, the runner
+keeps its lease and looks every few seconds for an operator's `EventSuperseded` naming N on N's subject; once
+there is one, N is recorded in the dead letters as superseded and the projection goes on from N + 1.
 
 Only the event's own fault is poison (`faults`): a database or NATS failure is retried with capped exponential
 backoff for as long as it lasts, shown in `status` as `waiting_for_database` / `waiting_for_nats`, and never
@@ -17,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import orjson
 from nats.aio.client import Client as NATS
@@ -34,6 +38,7 @@ from projections.faults import is_transient, waiting_state
 from projections.feed import Delivery, FeedGap, PullFeed
 from projections.lease import Lease
 from projections.projection import Projection, Remembers
+from projections.supersession import find_supersession
 from projections.tables import checkpoints, dead_letters
 
 log = logging.getLogger("frontdoor.projections")
@@ -46,10 +51,11 @@ MAX_RETRY_S = 5.0
 
 
 class ProjectionStopped(RuntimeError):
-    def __init__(self, projection: str, seq: int, reason: str) -> None:
+    def __init__(self, projection: str, seq: int, reason: str, delivery: Delivery | None = None) -> None:
         super().__init__(f"projection {projection} stopped at stream sequence {seq}: {reason}")
         self.seq = seq
         self.reason = reason
+        self.delivery = delivery
 
 
 @dataclass
@@ -61,6 +67,7 @@ class RunnerStatus:
     parked: int = 0
     error: str | None = None
     events_applied: int = 0
+    superseded: int = 0  # poison events passed over because an operator superseded them
     started_at: float = field(default_factory=time.time)
 
 
@@ -77,6 +84,7 @@ class ProjectionRunner:
         stream: str = CARE_STREAM,
         lease_ttl_s: float = 10.0,
         decoded: DecodedEvents | None = None,
+        supersession_poll_s: float = 2.0,
     ) -> None:
         self.projection = projection
         self._js = js
@@ -91,6 +99,8 @@ class ProjectionRunner:
         self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
         self._stored_at = 0.0
         self._retry_in = FIRST_RETRY_S
+        self._nc = nc
+        self._supersession_poll_s = supersession_poll_s
 
     @property
     def name(self) -> str:
@@ -101,9 +111,10 @@ class ProjectionRunner:
         return self.lease.held
 
     async def run(self) -> None:
-        """Applies events while holding the projection's lease, until cancelled, or until a poison event stops
-        it (the default policy). Without the lease it waits as a standby. A database or NATS failure anywhere
-        (taking the lease, reading the checkpoint, applying) is waited out, never the end of the run."""
+        """Applies events while holding the projection's lease, until cancelled. Without the lease it waits as a
+        standby. A poison event (default policy) stops the applying, not the run: it waits, holding the lease, for
+        the event to be superseded. A database or NATS failure anywhere (taking the lease, reading the checkpoint,
+        applying) is waited out, never the end of the run."""
         try:
             while True:
                 self.status.state = "standby"
@@ -122,9 +133,9 @@ class ProjectionRunner:
                     await self.lease.release()
                 if failure is not None:
                     await self._pause(failure)  # without the lease: a healthier process may take over
-        except ProjectionStopped as stopped:
-            self.status.state, self.status.error = "failed", str(stopped)
-            log.error("%s", stopped)
+        except Exception as exc:  # a defect, not an event's fault nor a dependency's: say so and end
+            self.status.state, self.status.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("projection %s ended", self.name)
             raise
         finally:
             if self.status.state != "failed":
@@ -161,14 +172,58 @@ class ProjectionRunner:
                 await self._feed.start(self.status.applied_seq)
                 continue
             fresh = [d for d in deliveries if d.seq > self.status.applied_seq]
-            if fresh:
-                await self._apply_with_retry(fresh)
-                self.status.pending = fresh[-1].pending
-            elif self._stored_seq < self.status.applied_seq:
-                await self._apply_with_retry([])  # idle: write down how far the skipped events went
+            try:
+                if fresh:
+                    await self._apply_with_retry(fresh)
+                    self.status.pending = fresh[-1].pending
+                elif self._stored_seq < self.status.applied_seq:
+                    await self._apply_with_retry([])  # idle: write down how far the skipped events went
+            except ProjectionStopped as stopped:
+                await self._feed.stop()
+                if not await self._stopped_until_superseded(stopped):
+                    return  # the lease went meanwhile
+                await self._feed.start(self.status.applied_seq)
+                continue
             if not deliveries or deliveries[-1].pending == 0:
                 self.status.state = "live"
                 self.status.pending = 0
+
+    async def _stopped_until_superseded(self, stopped: ProjectionStopped) -> bool:
+        """Stays stopped (state `failed`, the error naming the sequence) until an operator supersedes the event;
+        then records it as superseded and returns True. False if the lease is lost meanwhile."""
+        self.status.state, self.status.error = "failed", str(stopped)
+        log.error("%s; waiting for an EventSuperseded naming it", stopped)
+        delivery = stopped.delivery
+        while not self.lease.lost.is_set():
+            found = None
+            if delivery is not None and delivery.subject:
+                try:
+                    found = await find_supersession(self._nc, self._stream, delivery.subject, stopped.seq)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    log.warning("projection %s: cannot look for a supersession just now: %s", self.name, exc)
+            if found is not None and delivery is not None:
+                by, why = found
+                reason = f"superseded by stream sequence {by}: {why} (it failed with {stopped.reason})"
+                await self._with_retry(partial(self._park, delivery, reason, superseded=True))
+                await self._advance(delivery.seq, 1)
+                self.status.state, self.status.error = "catching_up", None
+                log.warning("projection %s passed over stream sequence %d: %s", self.name, stopped.seq, reason)
+                return True
+            await asyncio.sleep(self._supersession_poll_s)
+        return False
+
+    async def _with_retry(self, step: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await step()
+                self._recovered()
+                return
+            except Exception as exc:
+                if not is_transient(exc) or self.lease.lost.is_set():
+                    raise
+                await self._pause(exc)
 
     async def _apply_with_retry(self, deliveries: list[Delivery]) -> None:
         """Applies the batch, waiting out database and NATS failures (the detector's own writes go through
@@ -224,7 +279,7 @@ class ProjectionRunner:
                 raise
             reason = f"{type(exc).__name__}: {exc}"
             if self._poison != "park":
-                raise ProjectionStopped(self.name, delivery.seq, reason) from exc
+                raise ProjectionStopped(self.name, delivery.seq, reason, delivery) from exc
             await self._park(delivery, reason)
         await self._advance(delivery.seq, 1)
 
@@ -264,18 +319,22 @@ class ProjectionRunner:
         wanted = self.projection.handles
         return wanted is None or delivery.type is None or delivery.type in wanted
 
-    async def _park(self, delivery: Delivery, reason: str) -> None:
-        await unbroken(self._park_now(delivery, reason))
+    async def _park(self, delivery: Delivery, reason: str, *, superseded: bool = False) -> None:
+        await unbroken(self._park_now(delivery, reason, superseded))
 
-    async def _park_now(self, delivery: Delivery, reason: str) -> None:
-        log.error("projection %s parked stream sequence %d: %s", self.name, delivery.seq, reason)
+    async def _park_now(self, delivery: Delivery, reason: str, superseded: bool) -> None:
+        if not superseded:
+            log.error("projection %s parked stream sequence %d: %s", self.name, delivery.seq, reason)
         event_type = _peek_type(delivery.data)
         async with write_transaction(self._engine) as conn:
             await conn.execute(dead_letters.insert(), [{"projection": self.name, "seq": delivery.seq,
                                                         "event_type": event_type, "reason": reason[:2000]}])
             await advance_checkpoint(conn, self.name, expected=self._stored_seq, seq=delivery.seq)
         self._stored_seq, self._stored_at = delivery.seq, time.monotonic()
-        self.status.parked += 1
+        if superseded:
+            self.status.superseded += 1
+        else:
+            self.status.parked += 1
 
     async def _advance(self, seq: int, count: int) -> None:
         self.status.applied_seq = seq
