@@ -30,6 +30,7 @@ import httpx
 
 from bench.common import Row, city_person, info_row, ratio_row, temp_dir
 from bench.http_load import CONTACT
+from frontdoor import http_server
 from frontdoor.api.auth import issue_token
 from frontdoor.embedded_nats import EmbeddedNats, free_port
 
@@ -205,7 +206,8 @@ def measure_bare(size: Size, workdir: Path, token: str) -> Load:
     port = free_port()
     log = workdir / "bare.log"
     server = start([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host", "127.0.0.1", "--port", str(port),
-                    "--workers", "1", "--log-level", "info"], dict(os.environ), log)
+                    "--workers", "1", "--log-level", "info", "--loop", http_server.LOOP, "--http", http_server.HTTP],
+                   dict(os.environ), log)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base, server, log)

@@ -5,10 +5,10 @@ projections sharing its event loop. Reads the same FRONTDOOR_* settings. Stops o
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import uvicorn
 
+from frontdoor import http_server
 from frontdoor.bootstrap import start_services, stop_services
 from frontdoor.settings import Settings
 from frontdoor.web import create_web_app
@@ -17,9 +17,7 @@ from frontdoor.web import create_web_app
 async def serve(port: int) -> None:
     services = await start_services(Settings(), run_projections=False)
     try:
-        config = uvicorn.Config(create_web_app(services), host="127.0.0.1", port=port, log_level="info",
-                                lifespan="off")
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(http_server.config(create_web_app(services), "127.0.0.1", port)).serve()
     finally:
         await stop_services(services)
 
@@ -27,7 +25,7 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(serve(parser.parse_args().port))
+    http_server.run(serve(parser.parse_args().port))
 
 
 if __name__ == "__main__":

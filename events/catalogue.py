@@ -242,4 +242,5 @@ CARE_EVENTS: tuple[type[Event], ...] = (
     EventSuperseded,
 )
 AUDIT_EVENTS: tuple[type[Event], ...] = (RecordViewed, ExportMade)
+# On the CARE stream too, but about the stream itself rather than the resident's care: not in a team's feed list.
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in CARE_EVENTS + AUDIT_EVENTS}

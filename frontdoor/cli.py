@@ -43,7 +43,9 @@ def serve(
     FRONTDOOR_NATS_URL is unset (data under FRONTDOOR_DATA_DIR, default ./var)."""
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(settings, host, port, demo))
+    from frontdoor import http_server
+
+    http_server.run(_serve(settings, host, port, demo))  # on uvloop
 
 
 async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
@@ -57,8 +59,9 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
 
             await load_demo(services)
         application = create_web_app(services)
-        server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="info",
-                                               lifespan="off"))
+        from frontdoor import http_server
+
+        server = uvicorn.Server(http_server.config(application, host, port))  # httptools
         settle_heap()
         typer.echo(f"frontdoor serving on http://{host}:{port}/ (API docs at /docs)", err=True)
         # uvicorn shuts down on SIGTERM/SIGINT and then raises the signal again under the handlers it found,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # SQLite has one writer at a time, and a writer that finds the file locked sleeps in SQLite's busy handler
@@ -17,6 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 # order, woken the moment it is free. (Several processes still meet in the busy handler: use PostgreSQL there.)
 _SQLITE_WRITERS: WeakKeyDictionary[Any, WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = \
     WeakKeyDictionary()
+
+
+T = TypeVar("T")
+# How long a cancelled task lets its database work (one transaction) finish before cutting it off.
+FINISH_WITHIN_S = 1.0
 
 
 def async_url(url: str) -> str:
@@ -63,3 +70,53 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
     lock = locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with lock, engine.begin() as conn:
         yield conn
+
+
+async def unbroken(work: Coroutine[Any, Any, T]) -> T:
+    """Runs database work so that cancelling the caller does not cut it off halfway. SQLAlchemy's asyncio layer
+    answers a statement cancelled in flight by invalidating and closing the connection, and with aiosqlite that
+    close could wait behind SQLite's 30 s busy timeout: a cancelled projection then took 30 s to stop. Here the
+    work (one transaction: milliseconds) may finish, for up to FINISH_WITHIN_S, and the cancellation is delivered
+    once it has; only work still going after that is cut off."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait({task}, timeout=FINISH_WITHIN_S)
+        finally:
+            if not task.done():
+                task.cancel()
+            task.add_done_callback(_retrieved)  # its outcome no longer has a reader
+        raise
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        with contextlib.suppress(BaseException):
+            task.exception()
+
+
+async def probe(engine: AsyncEngine, within: float) -> None:
+    """Raises unless the database can be written within `within` seconds. On SQLite a read says nothing (WAL
+    readers go on while another process holds the write lock and every projection waits out its 30 s busy
+    timeout), so the probe takes the write lock and lets it go at once, on a connection of its own whose busy
+    timeout is `within`: it never leaves a half-cancelled statement behind. On PostgreSQL, a query answered."""
+    if is_sqlite(engine):
+        path = engine.url.database
+        if path and path != ":memory:":
+            await asyncio.to_thread(_take_sqlite_write_lock, path, within)
+        return
+    async with asyncio.timeout(within), engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+def _take_sqlite_write_lock(path: str, within: float) -> None:
+    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=within, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        raise sqlite3.OperationalError(f"{exc} (no write lock within {within:g} s)") from exc
+    finally:
+        conn.close()

@@ -41,6 +41,7 @@ class Delivery:
     pending: int  # messages still after this one for the consumer: 0 means caught up
     data: bytes
     type: str | None = None  # the Frontdoor-Type header: lets a projection skip events it does not handle
+    subject: str = ""  # where it is stored (care.<resident>): where an operator's EventSuperseded for it goes
 
 
 class PullFeed:
@@ -92,8 +93,12 @@ class PullFeed:
             raise FeedGap(f"consumer {self._durable}: a delivery was lost after consumer seq {self._last_cseq}")
         if not self._buffer:
             self._arrived.clear()
+            # Not asyncio.wait_for: on Python 3.11 it returns the result, swallowing the caller's cancellation,
+            # when the event is set in the same turn as the task is cancelled; the runner then never stopped.
+            # asyncio.timeout lets a cancellation from outside through whatever else happens in that turn.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), max_wait)
+                async with asyncio.timeout(max_wait):
+                    await self._arrived.wait()
         if self._gap:
             raise FeedGap(f"consumer {self._durable}: a delivery was lost after consumer seq {self._last_cseq}")
         taken = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
@@ -132,7 +137,8 @@ class PullFeed:
         if cseq != self._last_cseq + 1:
             self._gap = True
         self._last_cseq = cseq
-        self._buffer.append(Delivery(sseq, pending, msg.data, headers.get(TYPE_HEADER) if headers else None))
+        self._buffer.append(Delivery(sseq, pending, msg.data, headers.get(TYPE_HEADER) if headers else None,
+                                     msg.subject))
         self._outstanding -= 1
         if self._outstanding <= 0:
             self._outstanding = 0

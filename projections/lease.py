@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -18,6 +19,10 @@ from nats.js.kv import KeyValue
 
 from events.ids import uuid7
 from events.subjects import LEASES_BUCKET
+
+log = logging.getLogger("frontdoor.projections")
+# Giving the lease back is a courtesy (the TTL frees it anyway): it must not hold up a stop while NATS is away.
+RELEASE_WITHIN_S = 1.0
 
 
 class LeaseLost(Exception):
@@ -56,11 +61,15 @@ class Lease:
             await asyncio.sleep(self._ttl / 3)
             try:
                 self._revision = await self._kv.update(self.name, self.holder.encode(), last=self._revision)
-            except (KeyWrongLastSequenceError, KeyNotFoundError):
+            except (KeyWrongLastSequenceError, KeyNotFoundError) as exc:
+                log.warning("lease %s lost (%s: %s): another process may take over", self.name,
+                            type(exc).__name__, exc)
                 self._revision = None
                 self.lost.set()
                 return
-            except Exception:  # NATS briefly unreachable: keep trying until the TTL decides
+            except Exception as exc:  # NATS briefly unreachable: keep trying until the TTL decides
+                log.warning("lease %s not renewed (%s: %s); trying again in %.1fs", self.name,
+                            type(exc).__name__, exc, self._ttl / 3)
                 continue
 
     async def release(self) -> None:
@@ -70,6 +79,10 @@ class Lease:
                 await self._renewer
             self._renewer = None
         if self._kv is not None and self._revision is not None:
-            with contextlib.suppress(Exception):
-                await self._kv.delete(self.name, last=self._revision)  # a standby can take over at once
+            try:
+                async with asyncio.timeout(RELEASE_WITHIN_S):
+                    await self._kv.delete(self.name, last=self._revision)  # a standby can take over at once
+            except Exception as exc:
+                log.warning("lease %s not given back (%s: %s); it expires by itself", self.name,
+                            type(exc).__name__, exc)
         self._revision = None

@@ -5,7 +5,13 @@ together, so a redelivery never applies twice and a crash never loses one.
 
 Poison events never stop the world silently: by default the runner stops with an error naming the sequence;
 with `poison="park"` the event goes to `projection_dead_letters` with the reason (same transaction as the
-checkpoint) and the runner goes on. Both show in `status` (and so in /health).
+checkpoint) and the runner goes on. Both show in `status` (and so in /health). Stopped on sequence N, the runner
+keeps its lease and looks every few seconds for an operator's `EventSuperseded` naming N on N's subject; once
+there is one, N is recorded in the dead letters as superseded and the projection goes on from N + 1.
+
+Only the event's own fault is poison (`faults`): a database or NATS failure is retried with capped exponential
+backoff for as long as it lasts, shown in `status` as `waiting_for_database` / `waiting_for_nats`, and never
+parks or stops on an event.
 """
 
 from __future__ import annotations
@@ -13,46 +19,55 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import orjson
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from sqlalchemy import delete
-from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.envelope import RecordedEvent
 from events.subjects import CARE_STREAM
 from projections.checkpoints import CheckpointMoved, advance_checkpoint, load_checkpoint
-from projections.database import write_transaction
+from projections.database import unbroken, write_transaction
 from projections.decoded_events import DecodedEvents
+from projections.faults import is_transient, waiting_state
 from projections.feed import Delivery, FeedGap, PullFeed
 from projections.lease import Lease
 from projections.projection import Projection, Remembers
+from projections.supersession import find_supersession
 from projections.tables import checkpoints, dead_letters
 
 log = logging.getLogger("frontdoor.projections")
 # How long a checkpoint may stay unwritten while only events the projection ignores go by: those need no
 # transaction of their own, and replaying them after a crash costs nothing (they are skipped again).
 SKIPPED_CHECKPOINT_EVERY_S = 1.0
+# Retries of a failing database or NATS: from FIRST_RETRY_S, doubling, at most MAX_RETRY_S apart.
+FIRST_RETRY_S = 0.1
+MAX_RETRY_S = 5.0
 
 
 class ProjectionStopped(RuntimeError):
-    def __init__(self, projection: str, seq: int, reason: str) -> None:
+    def __init__(self, projection: str, seq: int, reason: str, delivery: Delivery | None = None) -> None:
         super().__init__(f"projection {projection} stopped at stream sequence {seq}: {reason}")
         self.seq = seq
         self.reason = reason
+        self.delivery = delivery
 
 
 @dataclass
 class RunnerStatus:
-    state: str = "starting"  # starting | standby | catching_up | live | failed | stopped
+    # starting | standby | catching_up | live | waiting_for_database | waiting_for_nats | failed | stopped
+    state: str = "starting"
     applied_seq: int = 0
     pending: int = 0
     parked: int = 0
     error: str | None = None
     events_applied: int = 0
+    superseded: int = 0  # poison events passed over because an operator superseded them
     started_at: float = field(default_factory=time.time)
 
 
@@ -69,6 +84,7 @@ class ProjectionRunner:
         stream: str = CARE_STREAM,
         lease_ttl_s: float = 10.0,
         decoded: DecodedEvents | None = None,
+        supersession_poll_s: float = 2.0,
     ) -> None:
         self.projection = projection
         self._js = js
@@ -82,6 +98,9 @@ class ProjectionRunner:
         self.lease = Lease(js, projection.name, ttl_s=lease_ttl_s)
         self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
         self._stored_at = 0.0
+        self._retry_in = FIRST_RETRY_S
+        self._nc = nc
+        self._supersession_poll_s = supersession_poll_s
 
     @property
     def name(self) -> str:
@@ -92,33 +111,58 @@ class ProjectionRunner:
         return self.lease.held
 
     async def run(self) -> None:
-        """Applies events while holding the projection's lease, until cancelled, or until a poison event stops
-        it (the default policy). Without the lease it waits as a standby."""
+        """Applies events while holding the projection's lease, until cancelled. Without the lease it waits as a
+        standby. A poison event (default policy) stops the applying, not the run: it waits, holding the lease, for
+        the event to be superseded. A database or NATS failure anywhere (taking the lease, reading the checkpoint,
+        applying) is waited out, never the end of the run."""
         try:
             while True:
                 self.status.state = "standby"
-                await self.lease.acquire()
+                failure: Exception | None = None
                 try:
+                    await self.lease.acquire()
                     await self._lead()
                 except CheckpointMoved as moved:
                     log.warning("%s; standing by", moved)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    failure = exc
                 finally:
                     await self._feed.stop()
                     await self.lease.release()
-        except ProjectionStopped as stopped:
-            self.status.state, self.status.error = "failed", str(stopped)
-            log.error("%s", stopped)
+                if failure is not None:
+                    await self._pause(failure)  # without the lease: a healthier process may take over
+        except Exception as exc:  # a defect, not an event's fault nor a dependency's: say so and end
+            self.status.state, self.status.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("projection %s ended", self.name)
             raise
         finally:
             if self.status.state != "failed":
                 self.status.state = "stopped"
 
+    async def _pause(self, failure: BaseException) -> None:
+        """Shows whose failure it is in `status` (so in /health: not "live" while it lasts), then waits before
+        the next try, twice as long each time up to MAX_RETRY_S."""
+        self.status.state = waiting_state(failure)
+        whose = "database" if self.status.state == "waiting_for_database" else "NATS"
+        self.status.error = f"{whose} unavailable, retrying: {type(failure).__name__}: {str(failure)[:300]}"
+        log.warning("projection %s: %s unavailable (%s: %s); retrying in %.1fs", self.name, whose,
+                    type(failure).__name__, failure, self._retry_in)
+        await asyncio.sleep(self._retry_in)
+        self._retry_in = min(self._retry_in * 2, MAX_RETRY_S)
+
+    def _recovered(self) -> None:
+        self._retry_in = FIRST_RETRY_S
+        if self.status.state.startswith("waiting_for_"):
+            self.status.state, self.status.error = "catching_up", None
+
     async def _lead(self) -> None:
         self._forget()  # another holder may have moved on since this process last led
-        async with self._engine.connect() as conn:  # a read: no need to queue with the writers
-            self.status.applied_seq = self._stored_seq = await load_checkpoint(conn, self.name)
+        self.status.applied_seq = self._stored_seq = await unbroken(self._load_checkpoint())
         self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
+        self._recovered()  # the database answered and NATS did: a failed write shows again at its retry
         self.status.state = "live" if await self._stream_end() <= self.status.applied_seq else "catching_up"
         while not self.lease.lost.is_set():
             try:
@@ -128,30 +172,79 @@ class ProjectionRunner:
                 await self._feed.start(self.status.applied_seq)
                 continue
             fresh = [d for d in deliveries if d.seq > self.status.applied_seq]
-            if fresh:
-                await self._apply_with_retry(fresh)
-                self.status.pending = fresh[-1].pending
-            elif self._stored_seq < self.status.applied_seq:
-                await self._apply_with_retry([])  # idle: write down how far the skipped events went
+            try:
+                if fresh:
+                    await self._apply_with_retry(fresh)
+                    self.status.pending = fresh[-1].pending
+                elif self._stored_seq < self.status.applied_seq:
+                    await self._apply_with_retry([])  # idle: write down how far the skipped events went
+            except ProjectionStopped as stopped:
+                await self._feed.stop()
+                if not await self._stopped_until_superseded(stopped):
+                    return  # the lease went meanwhile
+                await self._feed.start(self.status.applied_seq)
+                continue
             if not deliveries or deliveries[-1].pending == 0:
                 self.status.state = "live"
                 self.status.pending = 0
 
-    async def _apply_with_retry(self, deliveries: list[Delivery]) -> None:
-        delay = 0.1
+    async def _stopped_until_superseded(self, stopped: ProjectionStopped) -> bool:
+        """Stays stopped (state `failed`, the error naming the sequence) until an operator supersedes the event;
+        then records it as superseded and returns True. False if the lease is lost meanwhile."""
+        self.status.state, self.status.error = "failed", str(stopped)
+        log.error("%s; waiting for an EventSuperseded naming it", stopped)
+        delivery = stopped.delivery
+        while not self.lease.lost.is_set():
+            found = None
+            if delivery is not None and delivery.subject:
+                try:
+                    found = await find_supersession(self._nc, self._stream, delivery.subject, stopped.seq)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    log.warning("projection %s: cannot look for a supersession just now: %s", self.name, exc)
+            if found is not None and delivery is not None:
+                by, why = found
+                reason = f"superseded by stream sequence {by}: {why} (it failed with {stopped.reason})"
+                await self._with_retry(partial(self._park, delivery, reason, superseded=True))
+                await self._advance(delivery.seq, 1)
+                self.status.state, self.status.error = "catching_up", None
+                log.warning("projection %s passed over stream sequence %d: %s", self.name, stopped.seq, reason)
+                return True
+            await asyncio.sleep(self._supersession_poll_s)
+        return False
+
+    async def _with_retry(self, step: Callable[[], Awaitable[None]]) -> None:
         while True:
             try:
-                await self._apply(deliveries)
-                self.status.error = None
+                await step()
+                self._recovered()
                 return
             except Exception as exc:
-                if not _is_transient(exc):
+                if not is_transient(exc) or self.lease.lost.is_set():
                     raise
-                # Shown in /health while it lasts: a projection waiting on its database is not "live".
-                self.status.error = f"database unavailable, retrying: {str(exc)[:200]}"
-                log.warning("projection %s: database unavailable (%s); retrying in %.1fs", self.name, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await self._pause(exc)
+
+    async def _apply_with_retry(self, deliveries: list[Delivery]) -> None:
+        """Applies the batch, waiting out database and NATS failures (the detector's own writes go through
+        NATS) for as long as they last and this process leads. Events already applied one at a time before a
+        failure are not applied again."""
+        while True:
+            todo = [d for d in deliveries if d.seq > self.status.applied_seq]
+            if deliveries and not todo:
+                self._recovered()
+                return
+            try:
+                await self._apply(todo)
+            except CheckpointMoved:
+                raise
+            except Exception as exc:
+                if not is_transient(exc) or self.lease.lost.is_set():
+                    raise
+                await self._pause(exc)
+                continue
+            self._recovered()
+            return
 
     async def _apply(self, deliveries: list[Delivery]) -> None:
         """Applies a batch in one transaction with the checkpoint; with no deliveries, only writes the checkpoint."""
@@ -165,7 +258,7 @@ class ProjectionRunner:
         except CheckpointMoved:
             raise
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 raise
             # Something in this batch cannot be applied: find which event, one at a time.
             for delivery in deliveries:
@@ -182,15 +275,22 @@ class ProjectionRunner:
         except CheckpointMoved:
             raise
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 raise
             reason = f"{type(exc).__name__}: {exc}"
             if self._poison != "park":
-                raise ProjectionStopped(self.name, delivery.seq, reason) from exc
+                raise ProjectionStopped(self.name, delivery.seq, reason, delivery) from exc
             await self._park(delivery, reason)
         await self._advance(delivery.seq, 1)
 
+    async def _load_checkpoint(self) -> int:
+        async with self._engine.connect() as conn:  # a read: no need to queue with the writers
+            return await load_checkpoint(conn, self.name)
+
     async def _commit(self, events: list[RecordedEvent], seq: int) -> None:
+        await unbroken(self._commit_now(events, seq))
+
+    async def _commit_now(self, events: list[RecordedEvent], seq: int) -> None:
         """Rows and checkpoint in one transaction. A projection that remembers documents between batches must
         forget them when the transaction does not commit: they would hold writes that never happened."""
         try:
@@ -219,15 +319,22 @@ class ProjectionRunner:
         wanted = self.projection.handles
         return wanted is None or delivery.type is None or delivery.type in wanted
 
-    async def _park(self, delivery: Delivery, reason: str) -> None:
-        log.error("projection %s parked stream sequence %d: %s", self.name, delivery.seq, reason)
+    async def _park(self, delivery: Delivery, reason: str, *, superseded: bool = False) -> None:
+        await unbroken(self._park_now(delivery, reason, superseded))
+
+    async def _park_now(self, delivery: Delivery, reason: str, superseded: bool) -> None:
+        if not superseded:
+            log.error("projection %s parked stream sequence %d: %s", self.name, delivery.seq, reason)
         event_type = _peek_type(delivery.data)
         async with write_transaction(self._engine) as conn:
             await conn.execute(dead_letters.insert(), [{"projection": self.name, "seq": delivery.seq,
                                                         "event_type": event_type, "reason": reason[:2000]}])
             await advance_checkpoint(conn, self.name, expected=self._stored_seq, seq=delivery.seq)
         self._stored_seq, self._stored_at = delivery.seq, time.monotonic()
-        self.status.parked += 1
+        if superseded:
+            self.status.superseded += 1
+        else:
+            self.status.parked += 1
 
     async def _advance(self, seq: int, count: int) -> None:
         self.status.applied_seq = seq
@@ -239,11 +346,11 @@ class ProjectionRunner:
         """Read-your-writes in one process: True once everything up to `seq` is applied."""
         if self.status.applied_seq >= seq:
             return True
-        async with self._advanced:
-            try:
-                await asyncio.wait_for(self._advanced.wait_for(lambda: self.status.applied_seq >= seq), within)
-            except TimeoutError:
-                return False
+        try:
+            async with asyncio.timeout(within), self._advanced:  # not wait_for: see PullFeed.next_batch
+                await self._advanced.wait_for(lambda: self.status.applied_seq >= seq)
+        except TimeoutError:
+            return False
         return True
 
     async def reset(self) -> None:
@@ -257,19 +364,6 @@ class ProjectionRunner:
         self._forget()
         self.status = RunnerStatus()
         self._stored_seq = 0
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Errors of the database itself (down, locked, disconnected): retry the same batch; they are not the
-    event's fault, so they must never park or stop on an event."""
-    if isinstance(exc, ConnectionError | OSError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError):
-        text = str(exc.orig).lower()
-        return exc.connection_invalidated or any(
-            word in text for word in ("locked", "connection", "closed", "timeout", "terminat", "shutdown")
-        )
-    return False
 
 
 def _peek_type(data: bytes) -> str:
