@@ -10,6 +10,7 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.claims import NhsNumberClaims
 from events.store import JetStreamEventStore
@@ -111,13 +112,15 @@ def nats_servers(settings: Settings, embedded: EmbeddedNats | None) -> list[str]
     return [u.strip() for u in url.split(",") if u.strip()]
 
 
-def projection_runners(services: Services) -> dict[str, ProjectionRunner]:
+def projection_runners(services: Services, *, engine: AsyncEngine | None = None,
+                       instance: str = "") -> dict[str, ProjectionRunner]:
+    """The runners of every projection, on the live read models, or (`engine`, `instance`) on a second set."""
     s = services.settings
     decoded = DecodedEvents()  # one decode per event per process, whichever projection reads it first
     return {
-        p.name: ProjectionRunner(services.nc, services.js, services.engine, p, batch=s.projection_batch,
+        p.name: ProjectionRunner(services.nc, services.js, engine or services.engine, p, batch=s.projection_batch,
                                  poison=s.poison_policy, lease_ttl_s=s.lease_ttl_s,
-                                 stream=getattr(p, "stream", CARE_STREAM), decoded=decoded)
+                                 stream=getattr(p, "stream", CARE_STREAM), decoded=decoded, instance=instance)
         for p in all_projections(services)
     }
 

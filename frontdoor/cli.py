@@ -89,8 +89,9 @@ def settle_heap() -> None:
 
 @app.command()
 def project(
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop every read model and replay the whole "
-                                                            "stream before going live")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build every read model again from the whole stream "
+                                                            "beside the live ones, switch them in in one "
+                                                            "transaction when caught up, then go live")] = False,
 ) -> None:
     """Run the projections as a separate worker (several processes may share one NATS and one database)."""
     settings = load_settings()
@@ -108,10 +109,11 @@ async def _project(settings: Settings, rebuild: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if rebuild:  # the live read models keep answering until the rebuilt ones are switched in
+            from frontdoor.rebuild import rebuild_beside
+
+            await rebuild_beside(services)
         services.runners = projection_runners(services)
-        if rebuild:
-            for runner in services.runners.values():
-                await runner.reset()
         tasks = [asyncio.create_task(r.run(), name=r.name) for r in services.runners.values()]
         services.tasks.extend(tasks)
         settle_heap()

@@ -65,11 +65,15 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         async with engine.begin() as conn:
             yield conn
         return
+    async with sqlite_writers(engine), engine.begin() as conn:
+        yield conn
+
+
+def sqlite_writers(engine: AsyncEngine) -> asyncio.Lock:
+    """The lock this process's writers of a SQLite file queue on (SQLite's own busy handler starved them)."""
     # Per event loop (a lock belongs to one; tests run many), held weakly so a closed loop takes its lock along.
     locks = _SQLITE_WRITERS.setdefault(engine.sync_engine, WeakKeyDictionary())
-    lock = locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-    async with lock, engine.begin() as conn:
-        yield conn
+    return locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 async def unbroken(work: Coroutine[Any, Any, T]) -> T:

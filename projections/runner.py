@@ -85,7 +85,10 @@ class ProjectionRunner:
         lease_ttl_s: float = 10.0,
         decoded: DecodedEvents | None = None,
         supersession_poll_s: float = 2.0,
+        instance: str = "",
     ) -> None:
+        """`instance` names a second set of runners of the same projections (a rebuild beside the live read
+        models): its own durable consumer and its own lease, so it neither steals from nor waits for the live set."""
         self.projection = projection
         self._js = js
         self._stream = stream
@@ -93,9 +96,10 @@ class ProjectionRunner:
         self.status = RunnerStatus()
         self._engine = engine
         self._poison = poison
-        self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}", batch=batch)
+        suffix = f"-{instance}" if instance else ""
+        self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}{suffix}", batch=batch)
         self._advanced = asyncio.Condition()
-        self.lease = Lease(js, projection.name, ttl_s=lease_ttl_s)
+        self.lease = Lease(js, f"{projection.name}{suffix}", ttl_s=lease_ttl_s)
         self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
         self._stored_at = 0.0
         self._retry_in = FIRST_RETRY_S
@@ -109,6 +113,14 @@ class ProjectionRunner:
     @property
     def leading(self) -> bool:
         return self.lease.held
+
+    @property
+    def stream(self) -> str:
+        return self._stream
+
+    async def retire(self) -> None:
+        """Removes this runner's durable consumer (a rebuild's, once its read models are switched in)."""
+        await self._feed.delete()
 
     async def run(self) -> None:
         """Applies events while holding the projection's lease, until cancelled. Without the lease it waits as a

@@ -1,0 +1,79 @@
+"""`frontdoor project --rebuild` without downtime (DESIGN §9, issue 15): every projection is built again from the
+start of the stream into a second set of read models beside the live ones (`projections.shadow`), by runners of
+their own (their own durable consumers and leases), while the live set goes on serving and following the
+stream. Once the second set has caught up, it is switched in in one transaction; the second set and its
+consumers are then removed. Killed half-way, the live set is untouched, and running it again goes on from where
+the second set had come to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from frontdoor.bootstrap import projection_runners
+from frontdoor.services import Services
+from projections.runner import ProjectionRunner
+from projections.shadow import drop, open_shadow, seed_marks, switch
+
+log = logging.getLogger("frontdoor.rebuild")
+INSTANCE = "rebuild"
+POLL_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    events: int  # the stream's last sequence when the second set was switched in
+    seconds: float
+
+
+async def rebuild_beside(services: Services, *, progress: bool = True) -> Rebuilt:
+    began = asyncio.get_running_loop().time()
+    shadow = await open_shadow(services.engine)
+    await seed_marks(shadow)
+    runners = projection_runners(services, engine=shadow.engine, instance=INSTANCE)
+    tasks = [asyncio.create_task(r.run(), name=f"rebuild-{name}") for name, r in runners.items()]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]:,.0f} events/s"), TimeRemainingColumn())
+    try:
+        with Progress(*columns, disable=not progress, transient=False) as bar:
+            task = bar.add_task("rebuilding the read models beside the live ones", total=None, rate=0.0)
+            while True:
+                _raise_if_ended(tasks)
+                ends = {name: await _stream_end(services, r) for name, r in runners.items()}
+                slowest = min(r.status.applied_seq for r in runners.values())
+                elapsed = asyncio.get_running_loop().time() - began
+                bar.update(task, total=max(ends.values(), default=0), completed=slowest,
+                           rate=slowest / elapsed if elapsed else 0.0)
+                if all(r.status.applied_seq >= ends[name] for name, r in runners.items()) \
+                        and await switch(shadow):
+                    bar.update(task, description="switched in the rebuilt read models")
+                    break
+                await asyncio.sleep(POLL_S)
+    finally:
+        for running in tasks:
+            running.cancel()
+        await asyncio.wait(tasks, timeout=10)
+    for runner in runners.values():
+        await runner.retire()
+    await drop(shadow)
+    last = await services.store.last_seq()
+    seconds = asyncio.get_running_loop().time() - began
+    log.info("rebuilt every read model beside the live ones and switched them in: %d events in %.1f s", last,
+             seconds)
+    return Rebuilt(last, seconds)
+
+
+async def _stream_end(services: Services, runner: ProjectionRunner) -> int:
+    info = await services.js.stream_info(runner.stream)
+    return int(info.state.last_seq)
+
+
+def _raise_if_ended(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        if task.done():
+            task.result()  # a runner that ended has failed: say why
+            raise RuntimeError(f"{task.get_name()} ended")

@@ -1,0 +1,177 @@
+"""A rebuild without downtime (issue 15): the read models are built again beside the live ones while reads and
+writes go on; no read fails, no view goes backwards, and after the switch the read models equal a fresh
+rebuild's, row for row. Killed half-way, the live read models are untouched and serving; run again, it finishes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from frontdoor.bootstrap import projection_runners
+from frontdoor.demo_city.writer import write_city
+from frontdoor.rebuild import rebuild_beside
+from frontdoor.services import Services
+from projections.database import create_engine
+from projections.shadow import open_shadow
+from projections.tables import metadata
+from tests.conftest import database_url
+from tests.integration.conftest import CONTACT, SECRET
+
+DEADLINE_S = 120.0
+TODAY = date(2026, 11, 23)
+
+
+async def caught_up(services: Services) -> None:
+    deadline = asyncio.get_running_loop().time() + DEADLINE_S
+    for runner in services.runners.values():
+        while True:
+            end = int((await services.js.stream_info(runner.stream)).state.last_seq)
+            if runner.status.applied_seq >= end:
+                break
+            assert asyncio.get_running_loop().time() < deadline, f"{runner.name} did not catch up"
+            await asyncio.sleep(0.05)
+
+
+async def dump(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
+    async with engine.connect() as conn:
+        return {t.name: sorted((tuple(row) for row in await conn.execute(select(t))), key=repr)
+                for t in metadata.sorted_tables if t.name not in ("projection_dead_letters", "projection_checkpoints")}
+
+
+async def fresh_rebuild(services: Services, tmp_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every projection from the start of the stream into an empty database of its own, to compare with."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    async with services.engine.connect() as conn, engine.begin() as fresh:
+        from projections.tables import checkpoints
+
+        for name, seq in await conn.execute(select(checkpoints.c.projection, checkpoints.c.seq)):
+            if "." in name:  # what was emitted stays emitted, as in any rebuild
+                await fresh.execute(checkpoints.insert().values(projection=name, seq=seq))
+    runners = projection_runners(services, engine=engine, instance="fresh")
+    tasks = [asyncio.create_task(r.run()) for r in runners.values()]
+    try:
+        deadline = asyncio.get_running_loop().time() + DEADLINE_S
+        for runner in runners.values():
+            while runner.status.applied_seq < int((await services.js.stream_info(runner.stream)).state.last_seq):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=10)
+        for runner in runners.values():
+            await runner.retire()
+    rows = await dump(engine)
+    await engine.dispose()
+    return rows
+
+
+async def test_a_rebuild_beside_the_live_read_models_under_reads_and_writes(
+        client: httpx.AsyncClient, services: Services, tmp_path: Path) -> None:
+    city = await write_city(services, residents=2500, seed=151, progress=False, today=TODAY)
+    assert city.events >= 20_000
+    await caught_up(services)
+    async with services.engine.connect() as conn:
+        from projections.tables import resident_views
+
+        sample = [rid for (rid,) in await conn.execute(select(resident_views.c.resident_id).limit(40))]
+    versions: dict[str, int] = {}
+    failures: list[str] = []
+    done = asyncio.Event()
+
+    async def reader() -> None:
+        while not done.is_set():
+            for rid in sample:
+                answer = await client.get(f"/residents/{rid}")
+                if answer.status_code != 200:
+                    failures.append(f"{rid}: {answer.status_code} {answer.text[:200]}")
+                    continue
+                version = answer.json()["version"]
+                if version < versions.get(rid, 0):
+                    failures.append(f"{rid} went back from {versions[rid]} to {version}")
+                versions[rid] = version
+            await asyncio.sleep(0)
+
+    async def writer() -> None:
+        n = 0
+        while not done.is_set():
+            answer = await client.post(f"/residents/{sample[n % len(sample)]}/contacts",
+                                       json=CONTACT | {"summary": f"during the rebuild {n}"})
+            if answer.status_code != 201:
+                failures.append(f"write: {answer.status_code} {answer.text[:200]}")
+            n += 1
+            await asyncio.sleep(0.01)
+
+    load = [asyncio.create_task(reader()), asyncio.create_task(writer())]
+    try:
+        rebuilt = await rebuild_beside(services, progress=False)
+    finally:
+        done.set()
+        await asyncio.gather(*load)
+    assert rebuilt.events >= city.events
+    assert failures == []
+    await caught_up(services)
+    assert await dump(services.engine) == await fresh_rebuild(services, tmp_path)
+    assert not (await open_shadow_exists(services))
+
+
+async def open_shadow_exists(services: Services) -> bool:
+    """Whether a second set is left behind (it must be dropped after the switch)."""
+    database = services.engine.url.database
+    if services.engine.dialect.name == "sqlite":
+        return await asyncio.to_thread(Path(f"{database}.rebuild").exists)
+    from sqlalchemy import text
+
+    async with services.engine.connect() as conn:
+        return bool(await conn.scalar(text(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'frontdoor_rebuild'")))
+
+
+async def test_a_rebuild_killed_half_way_leaves_the_live_read_models_serving_and_run_again_finishes(
+        client: httpx.AsyncClient, services: Services, tmp_path: Path) -> None:
+    await write_city(services, residents=900, seed=152, progress=False, today=TODAY)
+    await caught_up(services)
+    before = await dump(services.engine)
+    url = database_url(tmp_path)
+    env = os.environ | {"FRONTDOOR_NATS_URL": services.settings.nats_url or "", "FRONTDOOR_DATABASE_URL": url,
+                        "FRONTDOOR_DATA_DIR": str(tmp_path / "rebuilder"), "FRONTDOOR_JWT_SECRET": SECRET}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "frontdoor", "project", "--rebuild",
+                                                   env=env, stdout=asyncio.subprocess.DEVNULL,
+                                                   stderr=asyncio.subprocess.PIPE)
+    try:
+        shadow = await open_shadow(services.engine)  # the same second set the child writes into
+        deadline = asyncio.get_running_loop().time() + DEADLINE_S
+        while True:  # kill it once it is part-way
+            async with shadow.engine.connect() as conn:
+                from projections.tables import checkpoints
+
+                seq = await conn.scalar(select(checkpoints.c.seq).where(checkpoints.c.projection == "resident_view"))
+            if seq and seq > 2000:
+                break
+            assert process.returncode is None, "the rebuild ended before it was killed"
+            assert asyncio.get_running_loop().time() < deadline, "the rebuild never got going"
+            await asyncio.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        await asyncio.wait_for(process.wait(), 10)
+        await shadow.engine.dispose()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert await dump(services.engine) == before  # untouched
+    assert (await client.get(f"/residents/{before['resident_views'][0][0]}")).status_code == 200
+
+    rebuilt = await rebuild_beside(services, progress=False)  # again: it goes on from the second set
+    assert rebuilt.events > 0
+    await caught_up(services)
+    assert await dump(services.engine) == await fresh_rebuild(services, tmp_path)
