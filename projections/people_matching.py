@@ -2,9 +2,10 @@
 
 Blocking keeps the comparisons few: a new record is compared only with records sharing its date of birth (or
 with day and month swapped), its postcode district and birth year, or its family-name sound and birth year.
-Scoring uses rapidfuzz (Jaro-Winkler) for names, a nickname table for given names, and graded matches for
-dates and postcodes. Twins and spouses share a surname, address and sometimes a birthday, so both names must
-agree before anything else counts.
+Scoring uses rapidfuzz (Jaro-Winkler) for names; for given names also the `nicknames` dataset, a name cut short
+(Gwen, Gwendoline) and an initial (J, John); graded matches for dates and postcodes. Twins and spouses share a
+surname, address and sometimes a birthday, so both names must agree before anything else counts, and a name
+with a feminine ending (Paula, Geraldine) is never the same name cut short.
 """
 
 from __future__ import annotations
@@ -13,66 +14,21 @@ from dataclasses import dataclass
 from datetime import date
 
 import jellyfish
+from nicknames import name_triplets
 from rapidfuzz.distance import JaroWinkler
 
-# Common English given-name variants (both directions are checked).
-NICKNAMES: dict[str, set[str]] = {
-    "margaret": {"peggy", "maggie", "meg", "marge", "madge", "rita"},
-    "william": {"bill", "billy", "will", "willie", "liam"},
-    "elizabeth": {"liz", "lizzie", "beth", "betty", "bess", "eliza", "libby", "elsie"},
-    "robert": {"bob", "bobby", "rob", "robbie", "bert"},
-    "richard": {"dick", "rick", "ricky", "rich"},
-    "james": {"jim", "jimmy", "jamie"},
-    "john": {"jack", "johnny", "jon"},
-    "catherine": {"kate", "cathy", "kath", "katie", "kitty"},
-    "katherine": {"kate", "kathy", "kath", "katie", "kitty"},
-    "patricia": {"pat", "patty", "trish", "tricia"},
-    "edward": {"ted", "eddie", "ed", "ned"},
-    "thomas": {"tom", "tommy"},
-    "anthony": {"tony"},
-    "dorothy": {"dot", "dotty", "dolly"},
-    "barbara": {"barb", "babs"},
-    "susan": {"sue", "susie"},
-    "charles": {"charlie", "chuck", "chas"},
-    "frederick": {"fred", "freddie"},
-    "alfred": {"alf", "alfie", "fred"},
-    "henry": {"harry", "hal"},
-    "joseph": {"joe", "joey"},
-    "michael": {"mike", "mick", "micky"},
-    "christopher": {"chris", "kit"},
-    "christine": {"chris", "chrissie", "tina"},
-    "jennifer": {"jenny", "jen"},
-    "mary": {"molly", "polly", "mae"},
-    "ann": {"annie", "nancy"},
-    "anne": {"annie", "nancy"},
-    "helen": {"nell", "nellie"},
-    "eleanor": {"ellie", "nell", "nora"},
-    "victoria": {"vicky", "tori"},
-    "david": {"dave", "davy"},
-    "peter": {"pete"},
-    "stephen": {"steve"},
-    "steven": {"steve"},
-    "kenneth": {"ken", "kenny"},
-    "leonard": {"len", "lenny"},
-    "ronald": {"ron", "ronnie"},
-    "donald": {"don", "donny"},
-    "gerald": {"gerry"},
-    "geoffrey": {"geoff", "jeff"},
-    "joan": {"joanie"},
-    "josephine": {"jo", "josie"},
-    "sarah": {"sally", "sal"},
-    "frances": {"fran", "frankie"},
-    "francis": {"frank", "frankie"},
-    "albert": {"bert", "bertie", "al"},
-    "arthur": {"art", "artie"},
-    "daniel": {"dan", "danny"},
-    "samuel": {"sam", "sammy"},
-}
-_VARIANTS: dict[str, set[str]] = {}
-for _full, _short in NICKNAMES.items():
-    for _name in (_full, *_short):
-        _VARIANTS.setdefault(_name, set()).update({_full, *_short} - {_name})
 
+def _related_names() -> dict[str, frozenset[str]]:
+    """Given names and their nicknames from the `nicknames` dataset (Apache-2.0, about 2,700 pairs), loaded once
+    at import: name -> the names it is a nickname of or has as nicknames."""
+    related: dict[str, set[str]] = {}
+    for full, _relationship, short in name_triplets():
+        related.setdefault(full, set()).add(short)
+        related.setdefault(short, set()).add(full)
+    return {k: frozenset(v) for k, v in related.items()}
+
+
+RELATED = _related_names()
 
 @dataclass(frozen=True, slots=True)
 class Person:
@@ -108,12 +64,22 @@ def blocking_keys(person: Person) -> set[str]:
 
 
 def probe_keys(person: Person) -> set[str]:
-    """The keys under which this person's possible duplicates are filed (their own, plus a swapped birth date)."""
+    """The keys under which this person's possible duplicates are filed: their own, plus those of the birth date
+    with day and month swapped and of the birth year with its last two digits swapped (1947 typed as 1974)."""
     keys = blocking_keys(person)
     other = swapped(person.date_of_birth)
     if other is not None:
         keys.add(f"dob:{other.isoformat()}")
+    year = year_transposed(person.date_of_birth.year)
+    if year is not None:
+        family = jellyfish.metaphone(_norm(person.family_name)) or _norm(person.family_name)
+        keys |= {f"pc:{district(person.postcode)}:{year}", f"fam:{family}:{year}"}
     return keys
+
+
+def year_transposed(year: int) -> int | None:
+    tens, units = divmod(year % 100, 10)
+    return year - year % 100 + units * 10 + tens if tens != units else None
 
 
 # Names a letter or an ending apart that belong to different people (brother and sister, boy and girl twins):
@@ -128,20 +94,49 @@ DIFFERENT_PEOPLE = {frozenset(pair) for pair in (
     ("julian", "julia"), ("adrian", "adriana"), ("christopher", "christine"), ("glen", "glenda"),
     ("bernard", "bernadette"), ("edwin", "edwina"), ("nicholas", "nicola"), ("ivan", "ivana"), ("leon", "leona"),
 )}
+# A name and the same name with one of these endings are a brother's and a sister's (Gerald/Geraldine,
+# Carl/Carly, Denis/Denise), not one name cut short, unless the dataset says one is the other's nickname.
+FEMININE_ENDINGS = ("a", "ine", "ina", "ette", "etta", "elle", "ella", "ia", "y")
+NICKNAME = 0.95
+PREFIX = 0.9  # Gwen for Gwendoline, Val for Valerie, Jo for Joanna
+INITIAL = 0.88  # J for John: passes the name gate only with the whole birth date (see `score`)
 
 
 def _different_people(x: str, y: str) -> bool:
-    return frozenset((x, y)) in DIFFERENT_PEOPLE
+    if frozenset((x, y)) in DIFFERENT_PEOPLE:
+        return True
+    short, long_ = sorted((x, y), key=len)
+    ending = long_[len(short):]
+    return len(short) >= 3 and long_.startswith(short) and (
+        ending in FEMININE_ENDINGS or (ending == "e" and short.endswith("s")))
+
+
+def _spellings(name: str) -> tuple[str, ...]:
+    """The name, and with C and K at its start exchanged: the dataset knows Katherine -> Kate, not Catherine."""
+    if name[:1] in ("c", "k"):
+        return name, ("k" if name[0] == "c" else "c") + name[1:]
+    return (name,)
+
+
+def nicknames_of_one_another(x: str, y: str) -> bool:
+    """One is the other's nickname in the dataset (O(1): a set lookup or two)."""
+    return any(y in RELATED.get(spelling, ()) for spelling in _spellings(x)) or \
+        any(x in RELATED.get(spelling, ()) for spelling in _spellings(y))
 
 
 def given_similarity(a: str, b: str) -> float:
     x, y = _norm(a), _norm(b)
     if x == y:
         return 1.0
-    if y in _VARIANTS.get(x, set()):
-        return 0.95
+    if not x or not y or frozenset((x, y)) in DIFFERENT_PEOPLE:
+        return 0.0
+    if nicknames_of_one_another(x, y):
+        return NICKNAME
     if _different_people(x, y):
         return 0.0
+    short, long_ = sorted((x, y), key=len)
+    if long_.startswith(short):
+        return INITIAL if len(short) == 1 else PREFIX
     return float(JaroWinkler.similarity(x, y))
 
 
@@ -152,7 +147,7 @@ def date_similarity(a: date, b: date) -> float:
         return 0.9
     same = sum((a.year == b.year, a.month == b.month, a.day == b.day))
     if same == 2:
-        return 0.75  # one part mistyped
+        return 0.75  # one part mistyped (12 for 21, 1974 for 1947)
     return 0.0
 
 
@@ -171,7 +166,7 @@ def score(a: Person, b: Person) -> float:
     if given < 0.85 or family < 0.85:
         return 0.0
     dob = date_similarity(a.date_of_birth, b.date_of_birth)
-    if dob == 0.0:
+    if dob == 0.0 or (given == INITIAL and dob < 0.9):  # an initial says little: the whole date must agree
         return 0.0
     return 0.3 * given + 0.3 * family + 0.3 * dob + 0.1 * postcode_similarity(a.postcode, b.postcode)
 
