@@ -18,17 +18,17 @@ from nicknames import name_triplets
 from rapidfuzz.distance import JaroWinkler
 
 
-def _related_names() -> dict[str, frozenset[str]]:
+def _related_names() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     """Given names and their nicknames from the `nicknames` dataset (Apache-2.0, about 2,700 pairs), loaded once
-    at import: name -> the names it is a nickname of or has as nicknames."""
+    at import: name -> the names it is a nickname of or has as nicknames; and the names that have nicknames."""
     related: dict[str, set[str]] = {}
     for full, _relationship, short in name_triplets():
         related.setdefault(full, set()).add(short)
         related.setdefault(short, set()).add(full)
-    return {k: frozenset(v) for k, v in related.items()}
+    return {k: frozenset(v) for k, v in related.items()}, frozenset(full for full, _r, _s in name_triplets())
 
 
-RELATED = _related_names()
+RELATED, FULL_NAMES = _related_names()
 
 @dataclass(frozen=True, slots=True)
 class Person:
@@ -96,9 +96,10 @@ DIFFERENT_PEOPLE = {frozenset(pair) for pair in (
 )}
 # A name and the same name with one of these endings are a brother's and a sister's (Gerald/Geraldine,
 # Carl/Carly, Denis/Denise), not one name cut short, unless the dataset says one is the other's nickname.
-FEMININE_ENDINGS = ("a", "ine", "ina", "ette", "etta", "elle", "ella", "ia", "y")
+FEMININE_ENDINGS = ("a", "ine", "ina", "ette", "etta", "elle", "ella", "y")
+DIMINUTIVE_ENDINGS = ("ssie", "ie")
 NICKNAME = 0.95
-PREFIX = 0.9  # Gwen for Gwendoline, Val for Valerie, Jo for Joanna
+PREFIX = 0.9  # Gwen for Gwendoline, Val for Valerie, Jo for Joanna; Millie for Mildred
 INITIAL = 0.88  # J for John: passes the name gate only with the whole birth date (see `score`)
 
 
@@ -137,7 +138,20 @@ def given_similarity(a: str, b: str) -> float:
     short, long_ = sorted((x, y), key=len)
     if long_.startswith(short):
         return INITIAL if len(short) == 1 else PREFIX
+    stem = None if short in FULL_NAMES else _diminutive_stem(short)  # Marie is a name, not Mar- made small
+    if stem and long_.startswith(stem) and len(long_) >= len(stem) + 3 and not _different_people(stem, long_):
+        return PREFIX
     return float(JaroWinkler.similarity(x, y))
+
+
+def _diminutive_stem(name: str) -> str | None:
+    """The name cut short under an English pet-name ending: Millie -> mil, Rosie -> ros, Flossie -> flo, Evie -> ev
+    (at least two letters; the full name must be at least three longer, so Rosie is not Ross)."""
+    for ending in DIMINUTIVE_ENDINGS:
+        if name.endswith(ending) and len(name) - len(ending) >= 2:
+            stem = name[:-len(ending)]
+            return stem[:-1] if len(stem) >= 3 and stem[-1] == stem[-2] else stem
+    return None
 
 
 def date_similarity(a: date, b: date) -> float:

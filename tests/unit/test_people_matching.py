@@ -56,7 +56,7 @@ def test_a_nickname_is_a_close_given_name_both_ways() -> None:
 
 @pytest.mark.parametrize(("full", "short"), [
     ("Valerie", "Val"), ("Catherine", "Kate"), ("Katherine", "Kath"), ("Gwendoline", "Gwen"), ("Josephine", "Jo"),
-    ("Reginald", "Reg"), ("Alfred", "Alf"),
+    ("Reginald", "Reg"), ("Alfred", "Alf"), ("Mildred", "Millie"), ("Florence", "Flossie"), ("Rosemary", "Rosie"),
 ])
 def test_nicknames_and_names_cut_short_outside_any_hand_written_table_are_close_given_names(full: str,
                                                                                           short: str) -> None:
@@ -88,7 +88,8 @@ def test_twins_with_different_given_names_are_not_a_duplicate() -> None:
 
 
 @pytest.mark.parametrize(("one", "other"), [("John", "Joan"), ("Daniel", "Danielle"), ("Gerald", "Geraldine"),
-                                            ("Denis", "Denise"), ("Carl", "Carly"), ("Paul", "Pauline")])
+                                            ("Denis", "Denise"), ("Carl", "Carly"), ("Paul", "Pauline"),
+                                            ("Marcus", "Marie"), ("Robert", "Rosie"), ("Ross", "Rosie")])
 def test_twins_with_similar_given_names_are_not_a_duplicate(one: str, other: str) -> None:
     first = replace(MARGARET, given_name=one, nhs_number=None)
     twin = replace(first, resident_id="resident-2", given_name=other)
