@@ -63,10 +63,20 @@ def choose_cases(residents: int) -> list[str]:
     return chosen
 
 
+def city_name(seed: int, residents: int) -> str:
+    return f"{seed}:{residents}"
+
+
+def resident_ids(seed: int, residents: int) -> frozenset[str]:
+    """Every resident id of the city of (seed, residents), whatever day it was written."""
+    name = city_name(seed, residents)
+    return frozenset(resident_id(name, index) for index in range(residents))
+
+
 class City:
     def __init__(self, *, seed: int, residents: int, teams: TeamDirectory, today: date) -> None:
         self.seed, self.size, self.teams = seed, residents, teams
-        self.name = f"{seed}:{residents}"  # in every id: two cities of different sizes never collide
+        self.name = city_name(seed, residents)  # in every id: two cities of different sizes never collide
         self.end = datetime.combine(today, time(0), UTC)
         rng = random.Random(f"roles:{self.name}")
         self.roles: dict[int, Role] = {}
