@@ -56,11 +56,14 @@ def swapped(dob: date) -> date | None:
         return None
 
 
+def _family_sound(person: Person) -> str:
+    return jellyfish.metaphone(_norm(person.family_name)) or _norm(person.family_name)
+
+
 def blocking_keys(person: Person) -> set[str]:
-    family = jellyfish.metaphone(_norm(person.family_name)) or _norm(person.family_name)
     return {f"dob:{person.date_of_birth.isoformat()}",
             f"pc:{district(person.postcode)}:{person.date_of_birth.year}",
-            f"fam:{family}:{person.date_of_birth.year}"}
+            f"fam:{_family_sound(person)}:{person.date_of_birth.year}"}
 
 
 def probe_keys(person: Person) -> set[str]:
@@ -72,8 +75,7 @@ def probe_keys(person: Person) -> set[str]:
         keys.add(f"dob:{other.isoformat()}")
     year = year_transposed(person.date_of_birth.year)
     if year is not None:
-        family = jellyfish.metaphone(_norm(person.family_name)) or _norm(person.family_name)
-        keys |= {f"pc:{district(person.postcode)}:{year}", f"fam:{family}:{year}"}
+        keys |= {f"pc:{district(person.postcode)}:{year}", f"fam:{_family_sound(person)}:{year}"}
     return keys
 
 
@@ -103,26 +105,25 @@ PREFIX = 0.9  # Gwen for Gwendoline, Val for Valerie, Jo for Joanna; Millie for 
 INITIAL = 0.88  # J for John: passes the name gate only with the whole birth date (see `score`)
 
 
-def _different_people(x: str, y: str) -> bool:
-    if frozenset((x, y)) in DIFFERENT_PEOPLE:
-        return True
-    short, long_ = sorted((x, y), key=len)
+def _feminine_form(short: str, long_: str) -> bool:
+    """`long_` is `short` with a feminine ending: Gerald/Geraldine, Carl/Carly, Denis/Denise (not Ann/Anne)."""
     ending = long_[len(short):]
     return len(short) >= 3 and long_.startswith(short) and (
         ending in FEMININE_ENDINGS or (ending == "e" and short.endswith("s")))
 
 
-def _spellings(name: str) -> tuple[str, ...]:
-    """The name, and with C and K at its start exchanged: the dataset knows Katherine -> Kate, not Catherine."""
-    if name[:1] in ("c", "k"):
-        return name, ("k" if name[0] == "c" else "c") + name[1:]
-    return (name,)
+def _other_spelling(name: str) -> str | None:
+    """C and K at the start exchanged: the dataset knows Katherine -> Kate, not Catherine."""
+    first = name[:1]
+    return ("k" + name[1:]) if first == "c" else ("c" + name[1:]) if first == "k" else None
 
 
 def nicknames_of_one_another(x: str, y: str) -> bool:
     """One is the other's nickname in the dataset (O(1): a set lookup or two)."""
-    return any(y in RELATED.get(spelling, ()) for spelling in _spellings(x)) or \
-        any(x in RELATED.get(spelling, ()) for spelling in _spellings(y))
+    if y in RELATED.get(x, ()):
+        return True
+    x2, y2 = _other_spelling(x), _other_spelling(y)
+    return (x2 is not None and y in RELATED.get(x2, ())) or (y2 is not None and x in RELATED.get(y2, ()))
 
 
 def given_similarity(a: str, b: str) -> float:
@@ -133,13 +134,13 @@ def given_similarity(a: str, b: str) -> float:
         return 0.0
     if nicknames_of_one_another(x, y):
         return NICKNAME
-    if _different_people(x, y):
+    short, long_ = (x, y) if len(x) <= len(y) else (y, x)
+    if _feminine_form(short, long_):
         return 0.0
-    short, long_ = sorted((x, y), key=len)
     if long_.startswith(short):
         return INITIAL if len(short) == 1 else PREFIX
     stem = None if short in FULL_NAMES else _diminutive_stem(short)  # Marie is a name, not Mar- made small
-    if stem and long_.startswith(stem) and len(long_) >= len(stem) + 3 and not _different_people(stem, long_):
+    if stem and long_.startswith(stem) and len(long_) >= len(stem) + 3 and not _feminine_form(stem, long_):
         return PREFIX
     return float(JaroWinkler.similarity(x, y))
 
@@ -175,9 +176,11 @@ def score(a: Person, b: Person) -> float:
     """0..1. Gates first: different NHS numbers are different people; both names must be close."""
     if a.nhs_number and b.nhs_number and a.nhs_number != b.nhs_number:
         return 0.0
-    given = given_similarity(a.given_name, b.given_name)
     family = float(JaroWinkler.similarity(_norm(a.family_name), _norm(b.family_name)))
-    if given < 0.85 or family < 0.85:
+    if family < 0.85:
+        return 0.0
+    given = given_similarity(a.given_name, b.given_name)
+    if given < 0.85:
         return 0.0
     dob = date_similarity(a.date_of_birth, b.date_of_birth)
     if dob == 0.0 or (given == INITIAL and dob < 0.9):  # an initial says little: the whole date must agree
