@@ -88,8 +88,8 @@ class Scope:
     def describe(self) -> str:
         if self.residents is None:
             return f"all {self.scored} flags scored (the truth file names no seed and size)"
-        return (f"scored the {self.scored} flags on the {self.residents:,} residents of the truth file's city "
-                f"(seed {self.seed}); left out {self.left_out} flags on other residents")
+        return (f"scored: {self.scored} flags on the truth file's {self.residents:,} residents (seed {self.seed}); "
+                f"left out: {self.left_out} on other residents")
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -78,7 +78,8 @@ def test_only_the_flags_on_the_truth_files_city_are_scored() -> None:
 
     assert kept == flags[:2]
     assert (scope.residents, scope.scored, scope.left_out) == (3, 2, 2)
-    assert "left out 2 flags on other residents" in scope.describe()
+    assert scope.describe() == ("scored: 2 flags on the truth file's 3 residents (seed 5); "
+                                "left out: 2 on other residents")
     assert scores["possible_duplicate_resident"].precision == scores["parallel_referrals"].precision == 1.0
 
 
