@@ -1,7 +1,8 @@
 """Possible duplicate residents (DESIGN §5, rule 6): blocking keys, then a weighted fuzzy score.
 
 Blocking keeps the comparisons few: a new record is compared only with records sharing its date of birth (or
-with day and month swapped), its postcode district and birth year, or its family-name sound and birth year.
+with day and month swapped), its postcode district and birth year, or its family-name sound and birth year (or
+the year with its last two digits swapped).
 Scoring uses rapidfuzz (Jaro-Winkler) for names; for given names also the `nicknames` dataset, a name cut short
 (Gwen, Gwendoline) and an initial (J, John); graded matches for dates and postcodes. Twins and spouses share a
 surname, address and sometimes a birthday, so both names must agree before anything else counts, and a name
@@ -29,6 +30,7 @@ def _related_names() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
 
 
 RELATED, FULL_NAMES = _related_names()
+
 
 @dataclass(frozen=True, slots=True)
 class Person:
@@ -183,7 +185,8 @@ def score(a: Person, b: Person) -> float:
     if given < 0.85:
         return 0.0
     dob = date_similarity(a.date_of_birth, b.date_of_birth)
-    if dob == 0.0 or (given == INITIAL and dob < 0.9):  # an initial says little: the whole date must agree
+    initial = min(len(_norm(a.given_name)), len(_norm(b.given_name))) == 1
+    if dob == 0.0 or (initial and dob < 0.9):  # an initial says little: the whole date (or its swap) must agree
         return 0.0
     return 0.3 * given + 0.3 * family + 0.3 * dob + 0.1 * postcode_similarity(a.postcode, b.postcode)
 
