@@ -23,10 +23,12 @@ def _related_names() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     """Given names and their nicknames from the `nicknames` dataset (Apache-2.0, about 2,700 pairs), loaded once
     at import: name -> the names it is a nickname of or has as nicknames; and the names that have nicknames."""
     related: dict[str, set[str]] = {}
+    full_names: set[str] = set()
     for full, _relationship, short in name_triplets():
         related.setdefault(full, set()).add(short)
         related.setdefault(short, set()).add(full)
-    return {k: frozenset(v) for k, v in related.items()}, frozenset(full for full, _r, _s in name_triplets())
+        full_names.add(full)
+    return {k: frozenset(v) for k, v in related.items()}, frozenset(full_names)
 
 
 RELATED, FULL_NAMES = _related_names()
