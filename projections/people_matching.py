@@ -2,7 +2,7 @@
 
 Blocking keeps the comparisons few: a new record is compared only with records sharing its date of birth (or
 with day and month swapped), its postcode district and birth year, or its family-name sound and birth year (or
-the year with its last two digits swapped).
+that year with its last two digits swapped).
 Scoring uses rapidfuzz (Jaro-Winkler) for names; for given names also the `nicknames` dataset, a name cut short
 (Gwen, Gwendoline) and an initial (J, John); graded matches for dates and postcodes. Twins and spouses share a
 surname, address and sometimes a birthday, so both names must agree before anything else counts, and a name
@@ -78,8 +78,8 @@ def probe_keys(person: Person) -> set[str]:
     if other is not None:
         keys.add(f"dob:{other.isoformat()}")
     year = year_transposed(person.date_of_birth.year)
-    if year is not None:
-        keys |= {f"pc:{district(person.postcode)}:{year}", f"fam:{_family_sound(person)}:{year}"}
+    if year is not None:  # the family-name block only: the district's is big, and would add a third of the pairs
+        keys.add(f"fam:{_family_sound(person)}:{year}")
     return keys
 
 
