@@ -1,6 +1,6 @@
 """Issue 5: how well the duplicate-work detector does on a synthetic city with known answers.
 
-    frontdoor demo-city --residents 20000 --seed 424242 --truth truth.json
+    frontdoor demo-city --residents 20000 --seed 61130 --truth truth.json
     frontdoor evaluate --truth truth.json --json
 
 Both are the real commands, run as separate processes with FRONTDOOR_NATS_URL unset (the embedded nats-server,
@@ -35,7 +35,9 @@ from projections import queries
 from projections.tables import residents
 
 NAME = "detector_quality"
-SEED = 424242
+# Issue 10: a seed no test and no earlier run used (issue 5's runs used 424242), on the city whose duplicate people
+# carry nicknames from the generator's own list, initials, names cut short and digits swapped in birth dates.
+SEED = 61130
 FULL = 20_000
 QUICK = 2_000
 PRECISION_GOAL = 0.97

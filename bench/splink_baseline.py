@@ -1,6 +1,6 @@
 """Issue 5: identity linking against Splink, the open-source probabilistic record linker, on the same records.
 
-The city of `bench.detector_quality` (seed 424242; written once per process): its registrations as the read
+The city of `bench.detector_quality` (its SEED; written once per process): its registrations as the read
 model `residents` holds them (given name, family name, date of birth, postcode, NHS number where given: the
 detector knows that different NHS numbers are different people, so Splink is told the numbers too) go to Splink
 5 with the DuckDB backend, deduplicating one table. Model, the way Splink's tutorial builds one:

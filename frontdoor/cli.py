@@ -169,7 +169,8 @@ def evaluate(
     wait: Annotated[float, typer.Option(help="Longest wait, in seconds, for the detector to catch up")] = 600,
 ) -> None:
     """Precision, recall and F1 of the duplicate-work detector per rule and for identity linking, against a city
-    with known answers. Runs the projections until they have caught up with the stream first."""
+    with known answers, scoring only the flags on that city's residents. Waits (with progress) until the detector
+    and the flags have caught up with the stream: applied here, or by a `serve` or `project` already running."""
     import json
     from pathlib import Path
 
@@ -183,8 +184,8 @@ def evaluate(
     settings = load_settings()
     from frontdoor.evaluation_run import print_scores, run_evaluation
 
-    scores = asyncio.run(run_evaluation(settings, known, wait))
-    print_scores(scores, as_json=as_json)
+    result = asyncio.run(run_evaluation(settings, known, wait))
+    print_scores(result, as_json=as_json)
 
 
 @app.command()

@@ -3,7 +3,8 @@ identity linking. Pure: the truth file (from `demo-city --truth`) and the flags 
 
 A flag counts as right for an injected duplication when the rule is the same and they share a reference
 (references are referral, assessment or contact ids, or the pair of resident ids); every other flag is wrong,
-which is how the near misses are scored.
+which is how the near misses are scored. Only the flags on the truth file's city count: its residents' ids follow
+from its seed and size, so another city in the same store (the demo city of `serve --demo`) is left out.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from events.vocabulary import Rule
+from frontdoor.demo_city.plan import resident_ids
 
 RULES: tuple[Rule, ...] = ("parallel_referrals", "repeat_assessment", "tell_my_story_again", "handoff_ping_pong",
                            "two_coordinators", "possible_duplicate_resident")
@@ -74,7 +76,37 @@ def expected_items(truth: dict[str, Any]) -> dict[str, list[set[str]]]:
     return items
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which flags were scored: those on the truth file's city (None when it names no seed and size: all)."""
+
+    seed: int | None
+    residents: int | None
+    scored: int
+    left_out: int
+
+    def describe(self) -> str:
+        if self.residents is None:
+            return f"all {self.scored} flags scored (the truth file names no seed and size)"
+        return (f"scored: {self.scored} flags on the truth file's {self.residents:,} residents (seed {self.seed}); "
+                f"left out: {self.left_out} on other residents")
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def in_scope(truth: dict[str, Any], flags: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Scope]:
+    """The flags on a resident of the truth file's city (either record of a pair of people will do)."""
+    seed, size = truth.get("seed"), truth.get("residents")
+    if not isinstance(seed, int) or not isinstance(size, int) or size < 1:
+        return flags, Scope(None, None, len(flags), 0)
+    city = resident_ids(seed, size)
+    kept = [f for f in flags if f.get("resident_id") in city or any(r in city for r in f.get("references", ()))]
+    return kept, Scope(seed, size, len(kept), len(flags) - len(kept))
+
+
 def evaluate(truth: dict[str, Any], flags: list[dict[str, Any]]) -> list[Score]:
+    flags, _ = in_scope(truth, flags)
     expected = expected_items(truth)
     scores = []
     for rule in RULES:

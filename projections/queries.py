@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -12,7 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.checkpoints import load_checkpoint
-from projections.people_matching import Person, district, score, swapped
+from projections.people_matching import Person, district, score, swapped, year_transposed
 from projections.resident_view_projection import postcode_key
 from projections.tables import assessments, audit_log, flags, referrals, resident_views, residents
 
@@ -158,6 +159,9 @@ async def likely_matches(conn: AsyncConnection, person: Person, *, threshold: fl
                          limit: int = 5) -> list[dict[str, Any]]:
     """Existing residents who may be this person (the detector's blocking and score, on the search table)."""
     dobs = [person.date_of_birth] + ([other] if (other := swapped(person.date_of_birth)) else [])
+    if (slipped := year_transposed(person.date_of_birth.year)) is not None:  # 1974 typed for 1947
+        with contextlib.suppress(ValueError):  # 29 February
+            dobs.append(person.date_of_birth.replace(year=slipped))
     year = person.date_of_birth.year
     nearby = and_(residents.c.postcode_key.startswith(district(person.postcode)),
                   residents.c.date_of_birth.between(date(year, 1, 1), date(year, 12, 31)))

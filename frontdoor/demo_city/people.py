@@ -43,16 +43,44 @@ NEED_WEIGHTS: dict[Need, int] = {
     "social isolation": 8, "carer support": 6, "mental health": 5, "finance and benefits": 4, "housing": 2,
     "safeguarding": 1,
 }
-NICKNAMES: dict[str, str] = {
-    "Margaret": "Peggy", "Elizabeth": "Liz", "Patricia": "Pat", "Susan": "Sue", "Dorothy": "Dot",
-    "Catherine": "Kate", "Jennifer": "Jenny", "Barbara": "Babs", "Deborah": "Debbie", "Christine": "Chris",
-    "William": "Bill", "Robert": "Bob", "Richard": "Dick", "James": "Jim", "Edward": "Ted", "Anthony": "Tony",
-    "Frederick": "Fred", "Albert": "Bert", "Kenneth": "Ken", "Michael": "Mike", "Thomas": "Tom", "Joseph": "Joe",
+# English diminutives as a second registration might give them, written for the generator alone: the detector
+# never sees this list (it has the `nicknames` dataset), so a city measures it on nicknames nobody tuned it to.
+FEMALE_DIMINUTIVES: dict[str, tuple[str, ...]] = {
+    "Margaret": ("Peggy", "Maggie", "Meg", "Madge", "Rita"), "Elizabeth": ("Liz", "Beth", "Betty", "Bess", "Lizzie"),
+    "Patricia": ("Pat", "Trish", "Patsy"), "Susan": ("Sue", "Susie"), "Dorothy": ("Dot", "Dolly", "Dottie"),
+    "Catherine": ("Kate", "Cathy", "Kitty"), "Jennifer": ("Jenny", "Jen"), "Barbara": ("Babs", "Barbie"),
+    "Deborah": ("Debbie", "Debs"), "Christine": ("Chrissie", "Tina"), "Rebecca": ("Becky", "Becca"),
+    "Victoria": ("Vicky", "Tori"), "Jacqueline": ("Jackie", "Jacqui"), "Rosemary": ("Rosie", "Ro"),
+    "Gwendoline": ("Gwen", "Wendy"), "Valerie": ("Val",), "Josephine": ("Jo", "Josie"), "Frances": ("Fran", "Fanny"),
+    "Winifred": ("Winnie", "Freda"), "Mildred": ("Millie",), "Florence": ("Flo", "Florrie", "Flossie"),
+    "Eleanor": ("Nell", "Ellie", "Nora"), "Theresa": ("Tess", "Tessa", "Terri"), "Beverley": ("Bev",),
+    "Pamela": ("Pam",), "Judith": ("Judy", "Jude"), "Kathleen": ("Kath", "Kathy"), "Gillian": ("Gill", "Jill"),
+    "Philippa": ("Pippa", "Pip"), "Penelope": ("Penny",), "Abigail": ("Abbie", "Gail"), "Harriet": ("Hattie",),
+    "Isabel": ("Izzy", "Bel"), "Mary": ("Molly", "Polly"), "Sarah": ("Sally", "Sadie"), "Edith": ("Edie",),
+    "Evelyn": ("Evie",), "Amanda": ("Mandy",), "Caroline": ("Carrie", "Caz"), "Constance": ("Connie",),
+    "Prudence": ("Prue",), "Veronica": ("Ronnie", "Vera"), "Gertrude": ("Gertie", "Trudy"),
 }
+MALE_DIMINUTIVES: dict[str, tuple[str, ...]] = {
+    "William": ("Bill", "Billy", "Will"), "Robert": ("Bob", "Bobby", "Rob", "Robbie"),
+    "Richard": ("Dick", "Rick", "Richie"), "James": ("Jim", "Jimmy", "Jamie"), "Edward": ("Ted", "Eddie", "Ned"),
+    "Anthony": ("Tony", "Ant"), "Frederick": ("Fred", "Freddie"), "Albert": ("Bert", "Bertie", "Al"),
+    "Kenneth": ("Ken", "Kenny"), "Michael": ("Mike", "Mick", "Mickey"), "Thomas": ("Tom", "Tommy"),
+    "Joseph": ("Joe", "Joey"), "Terence": ("Terry", "Tel"), "Derek": ("Del",), "Reginald": ("Reg", "Reggie"),
+    "Leonard": ("Len", "Lenny"), "Gerald": ("Gerry",), "Norman": ("Norm", "Nobby"), "Douglas": ("Doug", "Dougie"),
+    "Stanley": ("Stan",), "Bernard": ("Bernie",), "Raymond": ("Ray",), "Ronald": ("Ron", "Ronnie"),
+    "Donald": ("Don", "Donny"), "Harold": ("Harry", "Hal"), "Henry": ("Harry", "Hank"),
+    "Charles": ("Charlie", "Chas", "Chuck"), "Nicholas": ("Nick", "Nicky"), "Christopher": ("Chris", "Kit"),
+    "Lawrence": ("Larry", "Laurie"), "Timothy": ("Tim", "Timmy"), "Andrew": ("Andy", "Drew"), "Peter": ("Pete",),
+    "Stephen": ("Steve",), "Francis": ("Frank",), "Daniel": ("Danny", "Dan"), "Samuel": ("Sam", "Sammy"),
+    "Benjamin": ("Ben", "Benny"), "Arthur": ("Art", "Artie"), "Walter": ("Wally", "Walt"), "Wilfred": ("Wilf",),
+    "Alfred": ("Alf", "Alfie"), "Patrick": ("Paddy", "Pat"), "Vincent": ("Vince", "Vinny"), "Clifford": ("Cliff",),
+    "Geoffrey": ("Geoff",), "Malcolm": ("Mal",), "Desmond": ("Des",), "Philip": ("Phil",), "Eugene": ("Gene",),
+}
+DIMINUTIVES: dict[str, tuple[str, ...]] = FEMALE_DIMINUTIVES | MALE_DIMINUTIVES
 _COMMON_YEAR = date(2025, 1, 1)  # no 29 February
-FEMALE_FORMAL = tuple(name for name in NICKNAMES if NICKNAMES[name] in
-                      {"Peggy", "Liz", "Pat", "Sue", "Dot", "Kate", "Jenny", "Babs", "Debbie", "Chris"})
-MALE_FORMAL = tuple(name for name in NICKNAMES if name not in FEMALE_FORMAL)
+LAST_BIRTH_YEAR = 2009  # a slip of the year's digits never makes a birth date in the future
+FEMALE_FORMAL = tuple(FEMALE_DIMINUTIVES)
+MALE_FORMAL = tuple(MALE_DIMINUTIVES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +97,9 @@ class Person:
 
 
 class PeopleMaker:
-    """Makes distinct people. Two ordinary people never share a date of birth and a family-name initial, so no
-    accidental pair looks like one person registered twice; the pairs that should look so are made on purpose."""
+    """Makes distinct people. Two ordinary people never share a date of birth (or one with two digits swapped)
+    and a family-name initial, so no accidental pair looks like one person registered twice; the pairs that
+    should look so are made on purpose."""
 
     def __init__(self, seed: str, *, today: date) -> None:
         self.rng = random.Random(f"people:{seed}")
@@ -110,7 +139,8 @@ class PeopleMaker:
             born = day.replace(year=self.today.year - self.age())
             if swappable and not (born.day <= 12 and born.day != born.month):
                 continue
-            if (born, family[:1]) not in self._birth_keys:
+            # nor one a typist's slip away (the day's digits swapped) from another's with the same initial
+            if all((d, family[:1]) not in self._birth_keys for d in (born, day_swapped(born)) if d is not None):
                 return born
 
     def postcode(self, cluster: str) -> str:
@@ -187,4 +217,44 @@ def typo(name: str, rng: random.Random) -> str:
 
 def _unrelated(a: str, b: str) -> bool:
     """Not the same name, not a nickname of one another, not even the same initial."""
-    return a[:1] != b[:1] and NICKNAMES.get(a) != b and NICKNAMES.get(b) != a
+    return a[:1] != b[:1] and b not in DIMINUTIVES.get(a, ()) and a not in DIMINUTIVES.get(b, ())
+
+
+def cut_short(name: str) -> str:
+    """The name's first syllable, as people shorten it (Gwendoline -> Gwen, Valerie -> Val, Andrew -> And): up to
+    the first consonant after the first vowel, at least three letters; the name itself if nothing is shorter."""
+    vowels = "aeiouy"
+    lower = name.lower()
+    i = 0
+    while i < len(lower) and (lower[i] not in vowels or (i == 0 and lower[i] == "y")):
+        i += 1  # the opening consonants
+    while i < len(lower) and lower[i] in vowels:
+        i += 1  # the first vowels
+    end = max(i + 1, 3)
+    return name[:end] if end < len(name) - 1 else name
+
+
+def day_swapped(born: date) -> date | None:
+    """The day's two digits swapped (12 -> 21, 3 -> 30), if that is another real date."""
+    tens, units = divmod(born.day, 10)
+    if tens == units:
+        return None
+    try:
+        return born.replace(day=units * 10 + tens)
+    except ValueError:
+        return None
+
+
+def year_swapped(born: date) -> date | None:
+    """The year's last two digits swapped (1947 -> 1974), if they differ and the year is not yet to come."""
+    decade, year = divmod(born.year % 100, 10)
+    if decade == year:
+        return None
+    moved = born.year - born.year % 100 + year * 10 + decade
+    return born.replace(year=moved) if moved <= LAST_BIRTH_YEAR else None
+
+
+def digit_swaps(born: date) -> list[date]:
+    """The dates a typist makes of this one by swapping two digits, in the day or in the year (never day and
+    month exchanged: that is `transposed`)."""
+    return [d for d in (day_swapped(born), year_swapped(born)) if d is not None]

@@ -22,7 +22,8 @@ from frontdoor.teams import TeamDirectory
 
 # Cases that are two records: one person registered twice, or two people who only look alike.
 PAIRS = ("two_coordinators", "duplicate_person", "spouses", "twins")
-PERSON_KINDS = ("typo", "nickname", "missing_nhs_number", "moved_house", "transposed_date")
+PERSON_KINDS = ("typo", "nickname", "missing_nhs_number", "moved_house", "transposed_date", "initial", "prefix_name",
+                "transposed_digits")
 WORK_CASES = (*DUPLICATE_WORK, "two_coordinators", "duplicate_person")
 NEAR_CASES = (*NEAR_MISSES, "spouses", "twins")
 DUPLICATED_SHARE = 0.035  # of cases (a pair is one case): with pairs, about 4-5 % of records carry duplication
@@ -62,10 +63,20 @@ def choose_cases(residents: int) -> list[str]:
     return chosen
 
 
+def city_name(seed: int, residents: int) -> str:
+    return f"{seed}:{residents}"
+
+
+def resident_ids(seed: int, residents: int) -> frozenset[str]:
+    """Every resident id of the city of (seed, residents), whatever day it was written."""
+    name = city_name(seed, residents)
+    return frozenset(resident_id(name, index) for index in range(residents))
+
+
 class City:
     def __init__(self, *, seed: int, residents: int, teams: TeamDirectory, today: date) -> None:
         self.seed, self.size, self.teams = seed, residents, teams
-        self.name = f"{seed}:{residents}"  # in every id: two cities of different sizes never collide
+        self.name = city_name(seed, residents)  # in every id: two cities of different sizes never collide
         self.end = datetime.combine(today, time(0), UTC)
         rng = random.Random(f"roles:{self.name}")
         self.roles: dict[int, Role] = {}
@@ -91,10 +102,7 @@ class City:
             if role is None or role.case not in PAIRS:
                 made.append(maker.person())
             elif not role.second:
-                female = maker.rng.random() < 0.58
-                formal = maker.formal_name(female) if role.kind == "nickname" else None
-                made.append(maker.person(given_name=formal, female=female, with_number=True,
-                                         swappable_dob=role.kind == "transposed_date"))
+                made.append(_first(maker, role))
             else:
                 assert role.partner is not None
                 made.append(_second(maker, made[role.partner], role))
@@ -178,6 +186,22 @@ class City:
         return Truth(self.seed, self.size, tuple(work), tuple(same_person), tuple(near))
 
 
+def _first(maker: p.PeopleMaker, role: Role) -> p.Person:
+    """The earlier record of a pair, drawn so that its kind of second registration is possible: a formal name
+    with diminutives, a name long enough to cut short, a birth date whose digits can be swapped."""
+    female = maker.rng.random() < 0.58
+    formal = maker.formal_name(female) if role.kind == "nickname" else None
+    if role.kind == "prefix_name":
+        while formal is None or p.cut_short(formal) == formal:
+            formal = maker.faker.first_name_female() if female else maker.faker.first_name_male()
+    while True:
+        first = maker.person(given_name=formal, female=female, with_number=True,
+                             swappable_dob=role.kind == "transposed_date")
+        # A day whose digits swap (the same on any day the city is written, unlike the year's digits)
+        if role.kind != "transposed_digits" or p.day_swapped(first.date_of_birth) is not None:
+            return first
+
+
 def _second(maker: p.PeopleMaker, first: p.Person, role: Role) -> p.Person:
     """The later record of a pair: the same person registered again (imperfectly), or a spouse or a twin."""
     if role.case == "spouses":
@@ -191,7 +215,14 @@ def _second(maker: p.PeopleMaker, first: p.Person, role: Role) -> p.Person:
             return replace(again, family_name=p.typo(first.family_name, rng))
         return replace(again, given_name=p.typo(first.given_name, rng))
     if role.kind == "nickname":
-        return replace(again, given_name=p.NICKNAMES.get(first.given_name, first.given_name))
+        return replace(again, given_name=rng.choice(p.DIMINUTIVES[first.given_name]))
+    if role.kind == "initial":
+        return replace(again, given_name=first.given_name[:1])
+    if role.kind == "prefix_name":
+        return replace(again, given_name=p.cut_short(first.given_name))
+    if role.kind == "transposed_digits":
+        swaps = p.digit_swaps(first.date_of_birth)  # the day's, and the year's when they differ
+        return replace(again, date_of_birth=swaps[int(rng.random() * len(swaps))])  # one draw, however many
     if role.kind == "moved_house":
         cluster = rng.choice(p.CLUSTERS)
         postcode = maker.postcode(cluster)

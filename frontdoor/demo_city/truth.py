@@ -37,7 +37,9 @@ class WorkTruth:
 @dataclass(frozen=True, slots=True)
 class PeopleTruth:
     resident_ids: tuple[str, str]
-    kind: str  # typo | nickname | missing_nhs_number | moved_house | transposed_date
+    # typo | nickname | missing_nhs_number | moved_house | transposed_date (day and month) | initial |
+    # prefix_name (Gwen for Gwendoline) | transposed_digits (12 for 21, 1974 for 1947)
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,8 @@ async def test_a_city_is_written_once_with_its_truth_and_again_writes_nothing(
         for ref in entry["references"]:
             assert ref in ids or await writer.store.read_resident(ref), entry
     for pair in truth["duplicate_people"]:
-        assert pair["kind"] in {"typo", "nickname", "missing_nhs_number", "moved_house", "transposed_date"}
+        assert pair["kind"] in {"typo", "nickname", "missing_nhs_number", "moved_house", "transposed_date", "initial",
+                                "prefix_name", "transposed_digits"}
         first_seq, second_seq = [(await writer.store.read_resident(rid))[0].seq for rid in pair["resident_ids"]]
         assert first_seq < second_seq  # the second registration lands after the person it resembles
     for i in range(50):

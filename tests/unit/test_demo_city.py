@@ -114,19 +114,30 @@ def test_about_four_percent_of_a_city_carries_duplication() -> None:
 
 
 def test_second_registrations_differ_as_their_kind_says_and_never_carry_the_nhs_number() -> None:
-    c_ = city()
+    c_ = city(residents=2000)  # enough pairs for every kind
     index = {c_.resident_id(i): c_.people[i] for i in range(c_.size)}
     for pair in c_.truth().duplicate_people:
         first, second = (index[rid] for rid in pair.resident_ids)
         assert second.nhs_number is None
         assert (first.family_name, first.given_name) != (second.family_name, second.given_name) or \
-            pair.kind in {"missing_nhs_number", "moved_house", "transposed_date"}
+            pair.kind in {"missing_nhs_number", "moved_house", "transposed_date", "transposed_digits"}
         if pair.kind == "nickname":
-            assert people.NICKNAMES[first.given_name] == second.given_name
+            assert second.given_name in people.DIMINUTIVES[first.given_name]
+        if pair.kind == "initial":
+            assert second.given_name == first.given_name[0]
+        if pair.kind == "prefix_name":
+            assert 3 <= len(second.given_name) < len(first.given_name) - 1
+            assert first.given_name.startswith(second.given_name)
         if pair.kind == "transposed_date":
             assert second.date_of_birth == people.transposed(first.date_of_birth) != first.date_of_birth
+        if pair.kind == "transposed_digits":
+            assert second.date_of_birth in people.digit_swaps(first.date_of_birth)
+            assert second.date_of_birth != people.transposed(first.date_of_birth)
         if pair.kind == "moved_house":
             assert second.postcode != first.postcode
+    kinds = {pair.kind for pair in c_.truth().duplicate_people}
+    assert kinds == {"typo", "nickname", "missing_nhs_number", "moved_house", "transposed_date", "initial",
+                     "prefix_name", "transposed_digits"}
     for miss in c_.truth().near_misses:
         if miss.rule == "possible_duplicate_resident":
             a, b = (index[rid] for rid in miss.references)
@@ -198,9 +209,12 @@ def test_the_rules_fire_exactly_on_the_injected_duplication(seed: int) -> None:
 def test_written_on_another_day_the_city_keeps_its_people_and_ids_and_moves_in_time() -> None:
     later = TODAY + timedelta(days=60)  # into the next year
     moved = plan_city(seed=7, residents=600, teams=load_teams(None), today=later)
-    for before, after in zip(city().people, moved.people, strict=True):
+    slipped = {p_.resident_ids[1] for p_ in moved.truth().duplicate_people if p_.kind == "transposed_digits"}
+    for index, (before, after) in enumerate(zip(city().people, moved.people, strict=True)):
         assert (before.given_name, before.family_name, before.nhs_number, before.postcode) == \
             (after.given_name, after.family_name, after.nhs_number, after.postcode)
+        if moved.resident_id(index) in slipped:  # a slip of the year's digits moves otherwise (1947/74, 1948/84)
+            continue
         assert after.date_of_birth == before.date_of_birth.replace(year=before.date_of_birth.year + 1)
     for index in (0, 1, 99, 599):
         a, b = plans()[index], moved.resident(index)

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from frontdoor.evaluation import TruthFileError, check_truth, evaluate
+from frontdoor.demo_city.plan import resident_ids
+from frontdoor.evaluation import Scope, TruthFileError, check_truth, evaluate, in_scope
 
 TRUTH: dict[str, Any] = {
     "duplicate_work": [
@@ -59,3 +60,29 @@ def test_a_truth_file_of_another_shape_is_refused_with_what_is_wrong(truth: obje
 
 def test_the_truth_file_demo_city_writes_passes_the_check() -> None:
     assert check_truth(TRUTH) == TRUTH
+
+
+def test_only_the_flags_on_the_truth_files_city_are_scored() -> None:
+    """`serve --demo` writes a city of its own beside the one being evaluated: its flags are not wrong answers."""
+    ours = sorted(resident_ids(5, 3))
+    truth = {**TRUTH, "seed": 5, "residents": 3,
+             "duplicate_people": [{"resident_ids": ours[:2], "kind": "nickname"}]}
+    flags = [{"rule": "possible_duplicate_resident", "resident_id": ours[1], "references": ours[:2]},
+             {"rule": "parallel_referrals", "resident_id": ours[2], "references": ["a", "b"]},
+             {"rule": "possible_duplicate_resident", "resident_id": "elsewhere-2",
+              "references": ["elsewhere-1", "elsewhere-2"]},
+             {"rule": "parallel_referrals", "resident_id": "elsewhere-3", "references": ["e", "f"]}]
+
+    kept, scope = in_scope(truth, flags)
+    scores = {s.rule: s for s in evaluate(truth, flags)}
+
+    assert kept == flags[:2]
+    assert (scope.residents, scope.scored, scope.left_out) == (3, 2, 2)
+    assert scope.describe() == ("scored: 2 flags on the truth file's 3 residents (seed 5); "
+                                "left out: 2 on other residents")
+    assert scores["possible_duplicate_resident"].precision == scores["parallel_referrals"].precision == 1.0
+
+
+def test_a_truth_file_without_seed_and_size_scores_every_flag() -> None:
+    flags = [flag("parallel_referrals", "a", "b")]
+    assert in_scope(TRUTH, flags) == (flags, Scope(None, None, 1, 0))

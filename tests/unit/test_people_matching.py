@@ -37,9 +37,13 @@ def registered_again(*, given_name: str = MARGARET.given_name, family_name: str 
         registered_again(date_of_birth=date(1941, 7, 3)),
         registered_again(postcode="SO50 9NT"),
         registered_again(given_name="Peggy", date_of_birth=date(1941, 7, 3), postcode="SO50 9NT"),
+        registered_again(given_name="Madge", date_of_birth=date(1914, 3, 7)),
+        registered_again(given_name="M"),
+        registered_again(given_name="Marg", date_of_birth=date(1941, 3, 17)),
     ],
     ids=["missing NHS number", "nickname", "typo in given name", "typo in family name", "day and month swapped",
-         "moved house", "nickname, swapped date and moved house"],
+         "moved house", "nickname, swapped date and moved house", "nickname, year's digits swapped", "initial",
+         "name cut short, day mistyped"],
 )
 def test_the_same_person_registered_again_is_a_possible_duplicate(again: Person) -> None:
     assert score(MARGARET, again) >= MATCH
@@ -48,6 +52,25 @@ def test_the_same_person_registered_again_is_a_possible_duplicate(again: Person)
 
 def test_a_nickname_is_a_close_given_name_both_ways() -> None:
     assert given_similarity("Margaret", "Peggy") == given_similarity("peggy", "MARGARET") == 0.95
+
+
+@pytest.mark.parametrize(("full", "short"), [
+    ("Valerie", "Val"), ("Catherine", "Kate"), ("Katherine", "Kath"), ("Gwendoline", "Gwen"), ("Josephine", "Jo"),
+    ("Reginald", "Reg"), ("Alfred", "Alf"), ("Mildred", "Millie"), ("Florence", "Flossie"), ("Rosemary", "Rosie"),
+])
+def test_nicknames_and_names_cut_short_outside_any_hand_written_table_are_close_given_names(full: str,
+                                                                                          short: str) -> None:
+    assert given_similarity(full, short) >= 0.9
+    assert given_similarity(short.upper(), full) == given_similarity(full, short)
+
+
+def test_an_initial_is_a_close_given_name_only_with_the_whole_birth_date() -> None:
+    assert given_similarity("J", "John") == given_similarity("john", "j.") >= 0.85
+    assert given_similarity("J", "Mary") == 0.0
+    john = replace(MARGARET, given_name="John", nhs_number=None)
+    initial = replace(john, resident_id="resident-2", given_name="J")
+    assert score(john, initial) >= MATCH
+    assert score(john, replace(initial, date_of_birth=date(1941, 3, 17))) < MATCH  # and a mistyped day: too little
 
 
 def test_day_and_month_swapped_is_a_close_date_of_birth() -> None:
@@ -64,7 +87,9 @@ def test_twins_with_different_given_names_are_not_a_duplicate() -> None:
     assert score(MARGARET, twin) < MATCH
 
 
-@pytest.mark.parametrize(("one", "other"), [("John", "Joan"), ("Daniel", "Danielle")])
+@pytest.mark.parametrize(("one", "other"), [("John", "Joan"), ("Daniel", "Danielle"), ("Gerald", "Geraldine"),
+                                            ("Denis", "Denise"), ("Carl", "Carly"), ("Paul", "Pauline"),
+                                            ("Marcus", "Marie"), ("Robert", "Rosie"), ("Ross", "Rosie")])
 def test_twins_with_similar_given_names_are_not_a_duplicate(one: str, other: str) -> None:
     first = replace(MARGARET, given_name=one, nhs_number=None)
     twin = replace(first, resident_id="resident-2", given_name=other)
@@ -91,4 +116,13 @@ def test_a_re_registration_with_day_and_month_swapped_is_compared_with_the_origi
 
     assert blocking_keys(again) & blocking_keys(MARGARET) == set()
     assert probe_keys(again) & blocking_keys(MARGARET) == {"dob:1941-03-07"}
+    assert score(MARGARET, again) >= MATCH
+
+
+def test_a_re_registration_with_the_years_digits_swapped_is_compared_with_the_original() -> None:
+    # 1941 typed as 1914, and nothing else in common with the original's blocks but the family name's sound.
+    again = registered_again(given_name="Peggy", date_of_birth=date(1914, 3, 7), postcode="SO50 9NT")
+
+    assert blocking_keys(again) & blocking_keys(MARGARET) == set()
+    assert probe_keys(again) & blocking_keys(MARGARET) == {"fam:0MPSN:1941"}
     assert score(MARGARET, again) >= MATCH
