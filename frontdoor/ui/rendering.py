@@ -7,7 +7,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any, ParamSpec
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
@@ -15,12 +15,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from events.errors import StoreUnavailable
-from frontdoor.api.auth import Principal, verify_token
 from frontdoor.api.problems import Problem
 from frontdoor.api.writes import services_of
+from frontdoor.application.who import Principal
 from frontdoor.domain.errors import DomainError
+from frontdoor.ui.session import COOKIE, csrf_of, session_of
 
-COOKIE = "frontdoor_token"
 # Health data: nothing cached, nothing framed, nothing loaded from anywhere but here, no script at all.
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -43,6 +43,15 @@ def _when(value: str | None) -> str:
         return ""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(LOCAL)
     return f"{moment.day} {moment:%b %Y, %H:%M}"
+
+
+def _when_exact(value: str | None) -> str:
+    """To the second (and millisecond when there is one): for the as-of moment, which may fall between steps."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(LOCAL)
+    millis = f".{moment.microsecond // 1000:03d}" if moment.microsecond else ""
+    return f"{moment.day} {moment:%b %Y, %H:%M:%S}{millis} ({moment.tzname()})"
 
 
 def _day(value: str | None) -> str:
@@ -70,18 +79,13 @@ def _words(value: str | None) -> str:
 
 TEMPLATES = Environment(loader=PackageLoader("frontdoor.ui", "templates"), autoescape=select_autoescape(["html"]),
                         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-TEMPLATES.filters.update(when=_when, day=_day, nhs=_nhs, age=_age, words=_words)
+TEMPLATES.filters.update(when=_when, when_exact=_when_exact, day=_day, nhs=_nhs, age=_age, words=_words)
 
 
 def principal_of(request: Request) -> Principal | None:
-    """Who the cookie says is signed in, for the page header; None when nobody (or an expired token) is."""
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return None
-    try:
-        return verify_token(services_of(request).jwt_secret, token)
-    except Problem:
-        return None
+    """Who the session cookie says is signed in, for the page header; None when nobody (or a stale one) is."""
+    session = session_of(request)
+    return session.principal if session else None
 
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -92,8 +96,18 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         return team.name if team else (team_id or "the front door")
 
     html = TEMPLATES.get_template(template).render(
-        signed_in=principal_of(request), role_names=ROLE_NAMES, team_name=team_name, **context)
+        signed_in=principal_of(request), role_names=ROLE_NAMES, team_name=team_name, csrf=csrf_of(request),
+        home=home_of(principal_of(request)), **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def home_of(who: Principal | None) -> str:
+    """Where each role starts: a team on its caseload, a coordinator on the flags, everyone else on search."""
+    if who is not None and who.role == "team" and who.team_id:
+        return f"/ui/teams/{quote(who.team_id, safe='')}"
+    if who is not None and who.role == "coordinator":
+        return "/ui/flags"
+    return "/ui/search"
 
 
 def problem_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
