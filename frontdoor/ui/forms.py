@@ -75,7 +75,9 @@ def _parse(body: type[B], form: str, data: dict[str, Any]) -> B:
     try:
         return body.model_validate(_given(data))
     except ValidationError as exc:
-        raise FormInvalid(plain_errors(exc, FIELDS[form])) from exc
+        # An outcome is a choice on the contact form but written in words when work is completed.
+        choices = CHOICES - {"outcome"} if form in ("complete", "assessed") else CHOICES
+        raise FormInvalid(plain_errors(exc, FIELDS[form], choices)) from exc
 
 
 def register(values: Values) -> RegisterBody:
@@ -143,13 +145,13 @@ def resolve(values: Values) -> ResolveBody:
     return _parse(ResolveBody, "resolve", {"resolution": values.get("resolution"), "note": values.get("note")})
 
 
-def plain_errors(exc: ValidationError, fields: dict[str, str]) -> Errors:
+def plain_errors(exc: ValidationError, fields: dict[str, str], choices: set[str] = CHOICES) -> Errors:
     errors: Errors = {}
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"] if not isinstance(p, int))
         field = fields.get(where, FORM_WIDE)
         message = _plain(error)
-        errors.setdefault(field, "Choose one" if field in CHOICES and message == "Fill this in" else message)
+        errors.setdefault(field, "Choose one" if field in choices and message == "Fill this in" else message)
     return errors
 
 
