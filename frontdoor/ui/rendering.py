@@ -38,6 +38,7 @@ except ZoneInfoNotFoundError:  # no tz database on this machine: say UTC rather 
     LOCAL = ZoneInfo("UTC")
 
 
+@functools.lru_cache(maxsize=8192)  # one resident page shows each moment up to three times (section, timeline)
 def _when(value: str | None) -> str:
     if not value:
         return ""
@@ -78,7 +79,8 @@ def _words(value: str | None) -> str:
 
 
 TEMPLATES = Environment(loader=PackageLoader("frontdoor.ui", "templates"), autoescape=select_autoescape(["html"]),
-                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                        auto_reload=False)  # templates ship with the package: no stat() per include per request
 TEMPLATES.filters.update(when=_when, when_exact=_when_exact, day=_day, nhs=_nhs, age=_age, words=_words)
 
 

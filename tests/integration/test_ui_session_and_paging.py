@@ -191,3 +191,49 @@ async def test_a_caseload_and_a_search_page_through_each_item_once(client: httpx
             break
         search = {"q": "pager", "limit": 2, "cursor": answer["next_cursor"]}
     assert sorted(found) == sorted(ids) and len(found) == len(ids)
+
+
+async def test_a_team_works_its_caseload_from_the_page(client: httpx.AsyncClient, browser: httpx.AsyncClient) -> None:
+    """Decline needs a reason (said beside the field, nothing written); accept; hand off to a team chosen by the
+    need; start and complete an assessment: each through the caseload page's forms."""
+    resident_id, _ = await register(client, nhs_number=None, family_name="Caseworth")
+    await client.post(f"/residents/{resident_id}/contacts", json=CONTACT)
+    made = (await client.post(f"/residents/{resident_id}/referrals", json={
+        "to_team": "ot-central", "need": "mobility and falls", "reason": "Stairs"})).json()
+    referral_id = made["referral_id"]
+    csrf = await sign_in(browser, "team", team="ot-central")
+    here = "/ui/teams/ot-central"
+
+    page = await browser.get(here, params={"min_seq": made["seq"]})
+    assert page.status_code == 200 and "Caseworth" in page.text
+
+    declined = await browser.post(f"{here}/referrals/{referral_id}/decline", data={"csrf": csrf, "reason": ""})
+    assert declined.status_code == 422
+    assert f'id="decline-{referral_id}-reason-error"' in declined.text and "Fill this in" in declined.text
+
+    accepted = await browser.post(f"{here}/referrals/{referral_id}/accept", data={"csrf": csrf})
+    assert accepted.status_code == 303, accepted.text
+    shown = await browser.get(accepted.headers["location"])
+    assert "Referral accepted." in shown.text and f'action="{here}/referrals/{referral_id}/handoff"' in shown.text
+    assert '<option value="reab-central">' in shown.text  # a team meeting mobility and falls, offered for handoff
+
+    started = await browser.post(f"{here}/residents/{resident_id}/assessments",
+                                 data={"csrf": csrf, "kind": "falls", "row": referral_id})
+    assert started.status_code == 303, started.text
+    shown = await browser.get(started.headers["location"])
+    assessment_id = re.search(rf'action="{here}/assessments/([0-9a-f-]+)/complete"', shown.text).group(1)  # type: ignore[union-attr]
+    completed = await browser.post(f"{here}/assessments/{assessment_id}/complete",
+                                   data={"csrf": csrf, "outcome": "Rails fitted"})
+    assert completed.status_code == 303, completed.text
+
+    handed = await browser.post(f"{here}/referrals/{referral_id}/handoff",
+                                data={"csrf": csrf, "to_team": "reab-central", "reason": "Reablement first"})
+    assert handed.status_code == 303, handed.text
+    last = int(handed.headers["location"].split("min_seq=")[1].split("&")[0])
+    view = (await client.get(f"/residents/{resident_id}", params={"min_seq": last})).json()
+    assert [s["step"] for s in view["referrals"][0]["history"]] == ["made", "accepted", "handed_off"]
+    assert view["referrals"][0]["to_team"] == "reab-central"
+    assert view["assessments"][0]["status"] == "completed" and view["assessments"][0]["outcome"] == "Rails fitted"
+
+    other = await browser.get("/ui/teams/dn-central")  # another team's caseload: not for this team
+    assert other.status_code == 403
