@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from datetime import date
 
 import httpx
 
@@ -46,7 +47,7 @@ async def write_resident(services: Services) -> tuple[str, int]:
         return Asked(correlation_id=uuid7())
 
     made = await residents.register(services, handler, asked(), RegisterBody(
-        given_name="Florence", family_name="Benchley", date_of_birth="1936-05-12",  # type: ignore[arg-type]
+        given_name="Florence", family_name="Benchley", date_of_birth=date(1936, 5, 12),
         postcode="SO14 7LY", cluster="central"))
     resident_id = made.body["resident_id"]
     for n in range(CONTACTS):
