@@ -237,3 +237,31 @@ async def test_a_team_works_its_caseload_from_the_page(client: httpx.AsyncClient
 
     other = await browser.get("/ui/teams/dn-central")  # another team's caseload: not for this team
     assert other.status_code == 403
+
+
+async def test_the_flags_page_pages_newest_first_and_filters(browser: httpx.AsyncClient, services: Services) -> None:
+    resident_id = str(uuid7())
+    async with services.engine.begin() as conn:
+        await conn.execute(insert(residents).values(
+            resident_id=resident_id, nhs_number=None, given_name="Flora", family_name="Pagewell",
+            search_name="flora pagewell", date_of_birth=date(1950, 1, 1), postcode="SO14 7LY",
+            postcode_key="SO147LY", gp_practice=None, cluster="east", version=1))
+        rows = [_flag(resident_id, 30_000_000 + i) for i in range(30)]
+        await conn.execute(insert(flags), rows)
+    newest_first = [r["flag_id"] for r in sorted(rows, key=lambda r: -r["raised_seq"])]
+    await sign_in(browser, "coordinator")
+
+    first = await browser.get("/ui/flags", params={"cluster": "east", "rule": "parallel_referrals"})
+    assert first.status_code == 200
+    shown = re.findall(r'id="flag-([0-9a-f-]+)"', first.text)
+    assert shown == newest_first[:25] and "Flora Pagewell" in first.text
+    older = re.search(r'href="(/ui/flags\?[^"]*cursor=[^"]+)">Older flags', first.text)
+    assert older, "no link to the older flags"
+    second = await browser.get(older.group(1).replace("&amp;", "&"))
+    assert re.findall(r'id="flag-([0-9a-f-]+)"', second.text) == newest_first[25:]
+    assert "Older flags" not in second.text and "Newest flags" in second.text
+
+    other = await browser.get("/ui/flags", params={"cluster": "west"})
+    assert not set(re.findall(r'id="flag-([0-9a-f-]+)"', other.text)) & set(newest_first)
+    unknown = await browser.get("/ui/flags", params={"cluster": "atlantis"})
+    assert unknown.status_code == 422 and 'id="filter-cluster-error"' in unknown.text
