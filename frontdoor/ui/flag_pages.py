@@ -76,6 +76,7 @@ async def draw(request: Request, who: Principal, chosen: dict[str, str], *, curs
     return render(request, "flags.html", status=422 if filter_errors else status, found=found["flags"],
                   chosen=chosen, filter_errors=filter_errors, rules=RULE_WORDS, resolutions=RESOLUTIONS,
                   clusters=services.teams.clusters, teams=services.teams.teams, done=done, failed=failed,
+                  cluster_names={c.id: c.name for c in services.teams.clusters},
                   errors=errors or {}, values=values or {}, back=query,
                   may_resolve=who.role in ("coordinator", "admin"),
                   next_page=f"/ui/flags?{urlencode(chosen | {'cursor': str(next_cursor)})}" if next_cursor else None,
