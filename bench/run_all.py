@@ -31,6 +31,7 @@ from bench import (
     projection_catchup,
     splink_baseline,
     store_append,
+    ui_render,
 )
 from bench.common import Row, table
 
@@ -46,6 +47,7 @@ BENCHMARKS: dict[str, Bench] = {
     splink_baseline.NAME: lambda quick, _profile: splink_baseline.run(quick),  # the same city as detector_quality
     detector_throughput.NAME: lambda quick, _profile: detector_throughput.run(quick),
     analyst_replay.NAME: lambda quick, _profile: analyst_replay.run(quick),
+    ui_render.NAME: lambda quick, _profile: ui_render.run(quick),
 }
 
 

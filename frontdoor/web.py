@@ -6,11 +6,13 @@ from fastapi import FastAPI
 
 from frontdoor.api.app import create_app
 from frontdoor.services import Services
-from frontdoor.ui import pages, resident_pages
+from frontdoor.ui import flag_pages, pages, resident_pages, team_pages
 
 
 def create_web_app(services: Services) -> FastAPI:
     app = create_app(services)
     app.include_router(pages.router)
     app.include_router(resident_pages.router)
+    app.include_router(team_pages.router)
+    app.include_router(flag_pages.router)
     return app

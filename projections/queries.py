@@ -9,13 +9,15 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, case, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.checkpoints import load_checkpoint
 from projections.people_matching import Person, district, score, swapped, year_transposed
 from projections.resident_view_projection import postcode_key
 from projections.tables import assessments, audit_log, flags, referrals, resident_views, residents
+
+Key = tuple[Any, ...]
 
 _NHS = re.compile(r"^\d{10}$")
 _POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?(\d[A-Z]{2})?$")
@@ -87,8 +89,16 @@ def _parse_date(token: str) -> date | None:
     return None
 
 
+SEARCH_ORDER = (residents.c.family_name, residents.c.given_name, residents.c.resident_id)
+
+
+def search_key(row: dict[str, Any]) -> Key:
+    return row["family_name"], row["given_name"], row["resident_id"]
+
+
 async def search(conn: AsyncConnection, terms: SearchTerms, *, limit: int = 50,
-                 only: list[str] | None = None) -> list[dict[str, Any]]:
+                 only: list[str] | None = None, after: Key | None = None) -> list[dict[str, Any]]:
+    """Residents matching `terms`, by name; `after`: the key (search_key) of the last row of the page before."""
     query = select(residents.c.resident_id, residents.c.nhs_number, residents.c.given_name, residents.c.family_name,
                    residents.c.date_of_birth, residents.c.postcode, residents.c.cluster)
     where = []
@@ -103,8 +113,9 @@ async def search(conn: AsyncConnection, terms: SearchTerms, *, limit: int = 50,
         where.append(or_(residents.c.search_name.startswith(name), residents.c.search_name.contains(" " + name)))
     if only is not None:
         where.append(residents.c.resident_id.in_(only))
-    rows = await conn.execute(query.where(and_(*where)).order_by(residents.c.family_name, residents.c.given_name)
-                              .limit(limit))
+    if after is not None:
+        where.append(tuple_(*SEARCH_ORDER) > tuple_(*after))
+    rows = await conn.execute(query.where(and_(*where)).order_by(*SEARCH_ORDER).limit(limit))
     return [{**row._mapping, "date_of_birth": row.date_of_birth.isoformat()} for row in rows]
 
 
@@ -116,13 +127,58 @@ async def resident_of_assessment(conn: AsyncConnection, assessment_id: str) -> s
     return await conn.scalar(select(assessments.c.resident_id).where(assessments.c.assessment_id == assessment_id))
 
 
-async def caseload(conn: AsyncConnection, team_id: str) -> dict[str, list[dict[str, Any]]]:
-    """A team's open work: referrals waiting for it or accepted by it, and assessments in progress."""
-    open_refs = await conn.execute(
-        select(referrals).where(referrals.c.to_team == team_id, referrals.c.status.in_(("made", "accepted"))))
-    open_asms = await conn.execute(
-        select(assessments).where(assessments.c.team == team_id, assessments.c.status == "started"))
-    return {"referrals": [dict(r._mapping) for r in open_refs], "assessments": [dict(a._mapping) for a in open_asms]}
+URGENCY_RANK = case({"urgent": 0, "soon": 1, "routine": 2}, value=referrals.c.urgency, else_=3)
+# Each caseload order ends in the referral id, so the key of a row is unique and paging is exact.
+CASELOAD_ORDERS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "waiting": (referrals.c.waiting_since, referrals.c.referral_id),
+    "urgency": (URGENCY_RANK, referrals.c.waiting_since, referrals.c.referral_id),
+    "need": (referrals.c.need, referrals.c.waiting_since, referrals.c.referral_id),
+    "made_at": (referrals.c.made_at, referrals.c.referral_id),
+}
+ASSESSMENT_ORDER = (assessments.c.started_at, assessments.c.assessment_id)
+_NAMES = (residents.c.given_name, residents.c.family_name)
+_RANKS = {"urgent": 0, "soon": 1, "routine": 2}
+
+
+def referral_key(row: dict[str, Any], sort: str) -> Key:
+    fields = {"waiting": ("waiting_since", "referral_id"), "urgency": ("waiting_since", "referral_id"),
+              "need": ("need", "waiting_since", "referral_id"), "made_at": ("made_at", "referral_id")}[sort]
+    rank = (_RANKS.get(row["urgency"], 3),) if sort == "urgency" else ()
+    return rank + tuple(row[f] for f in fields)
+
+
+def assessment_key(row: dict[str, Any]) -> Key:
+    return row["started_at"], row["assessment_id"]
+
+
+async def caseload(conn: AsyncConnection, team_id: str, *, sort: str = "waiting", limit: int | None = None,
+                   after_referral: Key | None = None, after_assessment: Key | None = None,
+                   referrals_done: bool = False, assessments_done: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """A team's open work: referrals waiting for it or accepted by it, and assessments in progress, each list in
+    its own order from just after its `after` key, at most `limit` of each (and one more, to tell there are more).
+    The resident's name comes along, so a caseload can be read without opening every record."""
+    order = CASELOAD_ORDERS[sort]
+    refs: list[dict[str, Any]] = []
+    if not referrals_done:
+        query = (select(referrals, *_NAMES).join(residents, residents.c.resident_id == referrals.c.resident_id,
+                                                 isouter=True)
+                 .where(referrals.c.to_team == team_id, referrals.c.status.in_(("made", "accepted"))))
+        if after_referral is not None:
+            query = query.where(tuple_(*order) > tuple_(*after_referral))
+        query = query.order_by(*order)
+        rows = await conn.execute(query if limit is None else query.limit(limit + 1))
+        refs = [dict(r._mapping) for r in rows]
+    asms: list[dict[str, Any]] = []
+    if not assessments_done:
+        query = (select(assessments, *_NAMES).join(residents, residents.c.resident_id == assessments.c.resident_id,
+                                                   isouter=True)
+                 .where(assessments.c.team == team_id, assessments.c.status == "started"))
+        if after_assessment is not None:
+            query = query.where(tuple_(*ASSESSMENT_ORDER) > tuple_(*after_assessment))
+        query = query.order_by(*ASSESSMENT_ORDER)
+        rows = await conn.execute(query if limit is None else query.limit(limit + 1))
+        asms = [dict(a._mapping) for a in rows]
+    return {"referrals": refs, "assessments": asms}
 
 
 def _flag_row(row: Any) -> dict[str, Any]:
@@ -131,10 +187,22 @@ def _flag_row(row: Any) -> dict[str, Any]:
     return item
 
 
+FLAG_ORDER = (flags.c.raised_seq, flags.c.flag_id)  # newest first: both descending
+
+
+def flag_key(row: dict[str, Any]) -> Key:
+    return row["raised_seq"], row["flag_id"]
+
+
 async def list_flags(conn: AsyncConnection, *, status: str | None, rule: str | None, cluster: str | None,
-                     team: str | None, resident_id: str | None, limit: int) -> list[dict[str, Any]]:
-    query = select(flags, residents.c.cluster).join(residents, residents.c.resident_id == flags.c.resident_id,
-                                                    isouter=True)
+                     team: str | None, resident_id: str | None, limit: int,
+                     after: Key | None = None) -> list[dict[str, Any]]:
+    """Flags, newest first, from just after `after` (the flag_key of the last row of the page before). Keyed on
+    the stream sequence that raised the flag: a flag raised while someone pages comes before their place."""
+    query = select(flags, residents.c.cluster, *_NAMES).join(
+        residents, residents.c.resident_id == flags.c.resident_id, isouter=True)
+    if after is not None:
+        query = query.where(tuple_(*FLAG_ORDER) < tuple_(*after))
     if status:
         query = query.where(flags.c.status == status)
     if rule:
@@ -146,7 +214,7 @@ async def list_flags(conn: AsyncConnection, *, status: str | None, rule: str | N
     if team:
         involved = select(referrals.c.resident_id).where(referrals.c.to_team == team)
         query = query.where(flags.c.resident_id.in_(involved))
-    rows = await conn.execute(query.order_by(flags.c.raised_seq.desc()).limit(limit))
+    rows = await conn.execute(query.order_by(flags.c.raised_seq.desc(), flags.c.flag_id.desc()).limit(limit))
     return [_flag_row(r) for r in rows]
 
 

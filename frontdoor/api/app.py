@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from frontdoor.api import at_risk, fhir, flags, health, residents, teams, workflow
+from frontdoor.api import at_risk, docs, fhir, flags, health, residents, teams, workflow
 from frontdoor.api.problems import BodyLimit, Unexpected, install_problem_handlers
 from frontdoor.services import Services
 from frontdoor.settings import Settings
@@ -47,12 +47,14 @@ def create_app(services: Services) -> FastAPI:
         description="The single front door for joined-up health and social care. Every write is an event on "
         "NATS JetStream; reads come from projections. Errors are application/problem+json (RFC 9457).",
         responses=PROBLEMS,
+        docs_url=None,  # served by frontdoor.api.docs from vendored files, not a CDN (issue 13)
     )
     app.state.services = services
     install_problem_handlers(app)
     # at_risk before residents: /residents/{resident_id} would otherwise answer for /residents/at-risk.
     for module in (health, at_risk, residents, fhir, workflow, flags, teams):
         app.include_router(module.router)
+    app.include_router(docs.router)
     # The documents (`frontdoor spec`) are drawn without services: then the default limit is as good as any.
     limit = services.settings.max_body_bytes if services is not None else Settings().max_body_bytes
     app.add_middleware(BodyLimit, limit=limit)

@@ -48,9 +48,8 @@ def bearer(request: Request) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
         return token.strip()
-    cookie = request.cookies.get("frontdoor_token")  # the call-handler UI signs in with a cookie
-    if cookie:
-        return cookie
+    # Only the header, never a cookie: a browser sends cookies by itself, so a cookie would let any page the
+    # signed-in person opens write through the API (CSRF). The pages have their own session (frontdoor.ui.session).
     raise Problem(401, "Not signed in", "send Authorization: Bearer <token>", code="unauthenticated")
 
 

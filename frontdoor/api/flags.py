@@ -19,6 +19,7 @@ from frontdoor.application.who import STAFF_ROLES
 router = APIRouter(tags=["flags"])
 READERS = requires(*STAFF_ROLES)
 RESOLVERS = requires("coordinator", "admin")
+CURSOR = Query(max_length=2000, description="next_cursor of the page before (DESIGN §9)")
 
 
 @router.get("/flags", summary="Duplicated work, newest first")
@@ -27,10 +28,11 @@ async def list_flags(request: Request, who: Annotated[Principal, Depends(READERS
                      rule: Rule | None = None, cluster: Annotated[str | None, Query(max_length=64)] = None,
                      team: TeamId | None = None, resident_id: UUID | None = None,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                     min_seq: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+                     min_seq: Annotated[int | None, Query(ge=1)] = None,
+                     cursor: Annotated[str | None, CURSOR] = None) -> dict[str, Any]:
     return await flags.list_flags(services_of(request), status=status, rule=rule, cluster=cluster, team=team,
                                   resident_id=str(resident_id) if resident_id else None, limit=limit,
-                                  min_seq=min_seq)
+                                  min_seq=min_seq, cursor=cursor)
 
 
 @router.post("/flags/{flag_id}/resolve", summary="Resolve a flag (merged work, not a duplicate, linked records)")

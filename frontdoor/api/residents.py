@@ -32,8 +32,10 @@ async def register(body: RegisterBody, request: Request, who: Annotated[Principa
 @router.get("/residents", summary="Find residents by NHS number, name, date of birth or postcode")
 async def search(request: Request, who: Annotated[Principal, Depends(READERS)],
                  q: Annotated[str, Query(min_length=2, max_length=200)],
-                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-    return await reading.search(services_of(request), who, await asked(request), q, limit=limit)
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                 cursor: Annotated[str | None, Query(max_length=2000, description="next_cursor of the page before "
+                                                     "(DESIGN §9)")] = None) -> dict[str, Any]:
+    return await reading.search(services_of(request), who, await asked(request), q, limit=limit, cursor=cursor)
 
 
 @router.get("/residents/{resident_id}", summary="The joined-up view of a resident (audited)")

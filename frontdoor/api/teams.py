@@ -31,6 +31,9 @@ async def teams(request: Request, who: Annotated[Principal, Depends(ANYONE)],
 async def caseload(team_id: Annotated[TeamId, Path()], request: Request,
                    who: Annotated[Principal, Depends(CASELOAD_READERS)],
                    sort: Literal["waiting", "urgency", "need", "made_at"] = "waiting",
-                   min_seq: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+                   min_seq: Annotated[int | None, Query(ge=1)] = None,
+                   limit: Annotated[int, Query(ge=1, le=1000, description="at most this many of each list")] = 500,
+                   cursor: Annotated[str | None, Query(max_length=2000, description="next_cursor of the page "
+                                                       "before (DESIGN §9)")] = None) -> dict[str, Any]:
     return await reading.caseload(services_of(request), who, await asked(request), team_id, sort=sort,
-                                  min_seq=min_seq)
+                                  min_seq=min_seq, limit=limit, cursor=cursor)

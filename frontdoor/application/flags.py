@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from frontdoor.application import paging
 from frontdoor.application.answers import Answer
 from frontdoor.application.commanding import answer, context_for, now
 from frontdoor.application.idempotency import once
@@ -21,16 +22,19 @@ from projections import queries
 
 async def list_flags(services: Services, *, status: str | None, rule: str | None, cluster: str | None,
                      team: str | None, resident_id: str | None, limit: int, min_seq: int | None,
-                     ) -> dict[str, Any]:
+                     cursor: str | None = None) -> dict[str, Any]:
     if team is not None:
         known_team(services, team, "team")
     if cluster is not None and cluster not in {c.id for c in services.teams.clusters}:
         raise InvalidCommand(f"no cluster {cluster[:64]} (see GET /teams)", field="cluster")
+    after = paging.key_of((paging.decode("flags", cursor) or {}).get("after"), 2)
     await wait_for_read(services, "flags", min_seq)
     async with services.engine.connect() as conn:
-        found = await queries.list_flags(conn, status=status, rule=rule, cluster=cluster, team=team,
-                                         resident_id=resident_id, limit=limit)
-    return {"flags": found, "count": len(found)}
+        rows = await queries.list_flags(conn, status=status, rule=rule, cluster=cluster, team=team,
+                                        resident_id=resident_id, limit=limit + 1, after=after)
+    found, more = paging.page_of(rows, limit)
+    next_cursor = paging.encode("flags", {"after": list(queries.flag_key(found[-1]))}) if more else None
+    return {"flags": found, "count": len(found), "next_cursor": next_cursor}
 
 
 async def _find(services: Services, flag_id: str) -> dict[str, Any]:

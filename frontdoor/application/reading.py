@@ -9,6 +9,7 @@ from typing import Any
 
 from events.errors import UnreadableEvent
 from events.subjects import AUDIT_STREAM
+from frontdoor.application import paging
 from frontdoor.application.access import check_may_see, refused, team_may_see
 from frontdoor.application.errors import BeyondTheStream, HistoryUnreadable, NotAllowed, TeamNotFound, ViewBehind
 from frontdoor.application.who import Asked, Principal
@@ -115,19 +116,23 @@ def _with_linked(doc: dict[str, Any], linked: list[dict[str, Any]]) -> dict[str,
     return doc
 
 
-async def search(services: Services, who: Principal, asked: Asked, q: str, *, limit: int) -> dict[str, Any]:
+async def search(services: Services, who: Principal, asked: Asked, q: str, *, limit: int,
+                 cursor: str | None = None) -> dict[str, Any]:
     terms = queries.parse_query(q)
     if terms.empty:
         raise InvalidCommand("say a name, NHS number, date of birth or postcode", field="q")
+    after = paging.key_of((paging.decode("residents", cursor) or {}).get("after"), 3)
     async with services.engine.connect() as conn:
-        found = await queries.search(conn, terms, limit=limit)
+        found, more = paging.page_of(await queries.search(conn, terms, limit=limit + 1, after=after), limit)
+        # The next page starts after the last row read, whether or not a team may see it.
+        next_cursor = paging.encode("residents", {"after": list(queries.search_key(found[-1]))}) if more else None
         if who.is_team:
             views = {v["resident_id"]: v for v in await queries.views_of(conn, [r["resident_id"] for r in found])}
             found = [r for r in found if r["resident_id"] in views
                      and team_may_see(views[r["resident_id"]], str(who.team_id), services.teams)]
     await services.audit.viewed(who.actor, what=f"search:{len(found)} results", resident_id=None,
                                 purpose=asked.purpose, correlation_id=asked.correlation_id)
-    return {"results": found, "count": len(found)}
+    return {"results": found, "count": len(found), "next_cursor": next_cursor}
 
 
 async def audit_trail(services: Services, who: Principal, asked: Asked, resident_id: str, *, limit: int,
@@ -140,21 +145,41 @@ async def audit_trail(services: Services, who: Principal, asked: Asked, resident
     return {"resident_id": resident_id, "entries": entries, "count": len(entries)}
 
 
-RANK = {"urgent": 0, "soon": 1, "routine": 2}
 SORTS = ("waiting", "urgency", "need", "made_at")
 
 
 async def caseload(services: Services, who: Principal, asked: Asked, team_id: str, *, sort: str,
-                   min_seq: int | None) -> dict[str, Any]:
+                   min_seq: int | None, limit: int = 500, cursor: str | None = None) -> dict[str, Any]:
+    """A page of the team's open referrals and a page of its assessments in progress, each at most `limit`;
+    `next_cursor` goes on with both lists where they stopped (null when both are done)."""
     if who.is_team and who.team_id != team_id:
         raise NotAllowed(f"a {who.team_id} token cannot read team {team_id}'s caseload")
     if services.teams.get(team_id) is None:
         raise TeamNotFound(f"no team {team_id}")
+    state = paging.decode("caseload", cursor) or {"sort": sort}
+    if state.get("sort") != sort:
+        raise InvalidCommand("this cursor belongs to another order of the caseload: keep `sort` while paging",
+                             field="cursor")
+    after_referral = paging.key_of(state.get("r"), len(queries.CASELOAD_ORDERS[sort]))
+    after_assessment = paging.key_of(state.get("a"), 2)
     await wait_for_read(services, "caseload", min_seq)
     if who.is_team:  # its list is filtered by the resident views: they must have come as far
         await wait_for_read(services, "resident_view", min_seq)
     async with services.engine.connect() as conn:
-        work = await queries.caseload(conn, team_id)
+        scanned = await queries.caseload(conn, team_id, sort=sort, limit=limit, after_referral=after_referral,
+                                         after_assessment=after_assessment,
+                                         referrals_done=bool(state.get("r_done")),
+                                         assessments_done=bool(state.get("a_done")))
+        refs, more_refs = paging.page_of(scanned["referrals"], limit)
+        asms, more_asms = paging.page_of(scanned["assessments"], limit)
+        if more_refs or more_asms:
+            next_cursor: str | None = paging.encode("caseload", {
+                "sort": sort,
+                "r": list(queries.referral_key(refs[-1], sort)) if more_refs else None, "r_done": not more_refs,
+                "a": list(queries.assessment_key(asms[-1])) if more_asms else None, "a_done": not more_asms})
+        else:
+            next_cursor = None
+        work = {"referrals": refs, "assessments": asms}
         if who.is_team:
             # A team's list shows only residents it may see: not those whose consent is refused or withdrawn.
             ids = sorted({item["resident_id"] for kind in ("referrals", "assessments") for item in work[kind]})
@@ -164,14 +189,7 @@ async def caseload(services: Services, who: Principal, asked: Asked, team_id: st
     today = datetime.now(UTC)
     for item in work["referrals"]:
         item["days_waiting"] = (today - datetime.fromisoformat(item["waiting_since"])).days
-    keys = {
-        "waiting": lambda r: (r["waiting_since"], r["referral_id"]),
-        "urgency": lambda r: (RANK.get(r["urgency"], 3), r["waiting_since"]),
-        "need": lambda r: (r["need"], r["waiting_since"]),
-        "made_at": lambda r: (r["made_at"], r["referral_id"]),
-    }
-    work["referrals"].sort(key=keys[sort])
     await services.audit.viewed(who.actor, what=f"caseload:{team_id}", resident_id=None, purpose=asked.purpose,
                                 correlation_id=asked.correlation_id)
     return {"team_id": team_id, "referrals": work["referrals"], "assessments": work["assessments"],
-            "open": len(work["referrals"]) + len(work["assessments"])}
+            "open": len(work["referrals"]) + len(work["assessments"]), "next_cursor": next_cursor}

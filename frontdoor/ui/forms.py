@@ -10,14 +10,26 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
-from frontdoor.application.inputs import ConsentBody, ContactBody, CoordinatorBody, ReferralBody, RegisterBody
+from frontdoor.application.inputs import (
+    AssessmentBody,
+    ConsentBody,
+    ContactBody,
+    CoordinatorBody,
+    HandoffBody,
+    OutcomeBody,
+    ReasonBody,
+    ReferralBody,
+    RegisterBody,
+    ResolveBody,
+)
 from frontdoor.domain.errors import DomainError
 
 Values = dict[str, Any]
 Errors = dict[str, str]  # form field name -> what to do about it; FORM_WIDE for the form as a whole
 FORM_WIDE = "form"
 LIST_FIELDS = {"needs"}
-CHOICES = {"channel", "outcome", "urgency", "decision", "team_id", "cluster", "choice"}
+CHOICES = {"channel", "outcome", "urgency", "decision", "team_id", "cluster", "choice", "to_team", "kind",
+           "resolution"}
 B = TypeVar("B", bound=BaseModel)
 
 # Each form's fields, by the name the body gives them: an error is shown beside the field that caused it.
@@ -30,6 +42,13 @@ FIELDS: dict[str, dict[str, str]] = {
     "referral": {"to_team": "choice", "need": "choice", "urgency": "urgency", "reason": "reason"},
     "consent": {"decision": "decision", "scope": "scope", "basis": "basis"},
     "coordinator": {"team_id": "team_id", "worker": "worker"},
+    # The caseload's and the flags page's forms.
+    "decline": {"reason": "reason"},
+    "complete": {"outcome": "outcome"},
+    "handoff": {"to_team": "to_team", "reason": "reason"},
+    "assess": {"kind": "kind", "team": "kind"},
+    "assessed": {"outcome": "outcome"},
+    "resolve": {"resolution": "resolution", "note": "note"},
 }
 
 
@@ -56,7 +75,9 @@ def _parse(body: type[B], form: str, data: dict[str, Any]) -> B:
     try:
         return body.model_validate(_given(data))
     except ValidationError as exc:
-        raise FormInvalid(plain_errors(exc, FIELDS[form])) from exc
+        # An outcome is a choice on the contact form but written in words when work is completed.
+        choices = CHOICES - {"outcome"} if form in ("complete", "assessed") else CHOICES
+        raise FormInvalid(plain_errors(exc, FIELDS[form], choices)) from exc
 
 
 def register(values: Values) -> RegisterBody:
@@ -100,13 +121,37 @@ def coordinator(values: Values) -> CoordinatorBody:
     return _parse(CoordinatorBody, "coordinator", {"team_id": values.get("team_id"), "worker": values.get("worker")})
 
 
-def plain_errors(exc: ValidationError, fields: dict[str, str]) -> Errors:
+def decline(values: Values) -> ReasonBody:
+    return _parse(ReasonBody, "decline", {"reason": values.get("reason")})
+
+
+def complete(values: Values) -> OutcomeBody:
+    return _parse(OutcomeBody, "complete", {"outcome": values.get("outcome")})
+
+
+def handoff(values: Values) -> HandoffBody:
+    return _parse(HandoffBody, "handoff", {"to_team": values.get("to_team"), "reason": values.get("reason")})
+
+
+def assess(values: Values, team: str) -> AssessmentBody:
+    return _parse(AssessmentBody, "assess", {"kind": values.get("kind"), "team": team})
+
+
+def assessed(values: Values) -> OutcomeBody:
+    return _parse(OutcomeBody, "assessed", {"outcome": values.get("outcome")})
+
+
+def resolve(values: Values) -> ResolveBody:
+    return _parse(ResolveBody, "resolve", {"resolution": values.get("resolution"), "note": values.get("note")})
+
+
+def plain_errors(exc: ValidationError, fields: dict[str, str], choices: set[str] = CHOICES) -> Errors:
     errors: Errors = {}
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"] if not isinstance(p, int))
         field = fields.get(where, FORM_WIDE)
         message = _plain(error)
-        errors.setdefault(field, "Choose one" if field in CHOICES and message == "Fill this in" else message)
+        errors.setdefault(field, "Choose one" if field in choices and message == "Fill this in" else message)
     return errors
 
 

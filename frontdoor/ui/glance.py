@@ -4,7 +4,7 @@ each referral's life as a row of steps. Pure functions of the view document and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from events.vocabulary import NEEDS
@@ -33,8 +33,21 @@ class Choice:
     label: str
 
 
-def glance(view: dict[str, Any], directory: TeamDirectory) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """One line of the merged timeline: a contact, a referral step or an assessment, from any agency."""
+    at: str
+    kind: str  # contact, referral step (made, accepted, …), assessment_started, assessment_completed
+    words: str
+    who: str
+    note: str | None
+    linked: bool  # on a linked record of the same person
+
+
+def glance(view: dict[str, Any], directory: TeamDirectory, *, now: datetime | None = None) -> dict[str, Any]:
+    """`now`: the moment days waiting are counted to (the as-of moment when the page shows the past)."""
     details = view["details"]
+    today = now or datetime.now(UTC)
     contacts = sorted(view["contacts"], key=lambda c: _moment(c["at"]), reverse=True)
     referrals = sorted(view["referrals"], key=lambda r: _moment(r["made_at"]), reverse=True)
     referrals.sort(key=lambda r: r["status"] not in OPEN)  # stable: open work first, each part newest first
@@ -45,8 +58,10 @@ def glance(view: dict[str, Any], directory: TeamDirectory) -> dict[str, Any]:
         "consent": view["consent"],
         "coordinator": view["care_coordinator"],
         "flags": view["open_flags"],
-        "referrals": [r | {"steps": steps(r, directory), "status_words": STATUS_WORDS.get(r["status"], r["status"])}
+        "referrals": [r | {"steps": steps(r, directory), "status_words": STATUS_WORDS.get(r["status"], r["status"]),
+                           "days_waiting": _days(r["waiting_since"], today) if r["status"] in OPEN else None}
                       for r in referrals],
+        "timeline": timeline(view, directory),
         "open_referrals": sum(r["status"] in OPEN for r in referrals),
         "assessments": sorted(view["assessments"], key=lambda a: _moment(a["started_at"]), reverse=True),
         "recent_contacts": contacts[:RECENT_CONTACTS],
@@ -68,6 +83,38 @@ def steps(referral: dict[str, Any], directory: TeamDirectory) -> list[Step]:
         team = f"{name(h['team'])} to {name(h.get('to_team'))}" if kind == "handed_off" else name(h["team"])
         out.append(Step(kind=kind, words=STEP_WORDS.get(kind, kind), team=team, at=h["at"], note=h.get("note")))
     return out
+
+
+def timeline(view: dict[str, Any], directory: TeamDirectory) -> list[Moment]:
+    """Contacts, referral steps and assessments of every agency (and of linked records) as one story, newest
+    first (at one instant too: the later step first)."""
+    def name(team_id: str | None) -> str:
+        team = directory.get(team_id) if team_id else None
+        return team.name if team else (team_id or "the front door")
+
+    moments: list[Moment] = []
+    for c in view["contacts"]:
+        caller = "the resident" if c["caller"]["relationship"] == "self" else c["caller"]["relationship"]
+        needs = f" about {', '.join(c['needs'])}" if c["needs"] else ""
+        moments.append(Moment(c["at"], "contact", f"Contact by {c['channel'].replace('_', ' ')} from {caller}{needs}",
+                              c["recorded_by"], c["summary"] or None, "record" in c))
+    for r in view["referrals"]:
+        for s in steps(r, directory):
+            words = f"{s.words}: {r['need']}"
+            moments.append(Moment(s.at, s.kind, words, s.team, s.note, "record" in r))
+    for a in view["assessments"]:
+        moments.append(Moment(a["started_at"], "assessment_started", f"Assessment started: {a['kind']}",
+                              name(a["team"]), None, "record" in a))
+        if a.get("completed_at"):
+            moments.append(Moment(a["completed_at"], "assessment_completed", f"Assessment completed: {a['kind']}",
+                                  name(a["team"]), a.get("outcome"), "record" in a))
+    moments.sort(key=lambda m: _moment(m.at))  # stable, so reversed the later of two equal times comes first
+    moments.reverse()
+    return moments
+
+
+def _days(since: str, now: datetime) -> int:
+    return max((now - _moment(since)).days, 0)
 
 
 def teams_near(details: dict[str, Any], directory: TeamDirectory) -> tuple[list[Team], bool]:
@@ -96,4 +143,4 @@ def _cluster_name(directory: TeamDirectory, cluster: str | None) -> str | None:
 
 
 def _moment(at: str) -> datetime:
-    return datetime.fromisoformat(at)
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))

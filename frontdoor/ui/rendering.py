@@ -7,20 +7,19 @@ import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any, ParamSpec
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from events.errors import StoreUnavailable
-from frontdoor.api.auth import Principal, verify_token
-from frontdoor.api.problems import Problem
+from frontdoor.api.problems import UNAVAILABLE, Problem
 from frontdoor.api.writes import services_of
+from frontdoor.application.who import Principal
 from frontdoor.domain.errors import DomainError
+from frontdoor.ui.session import COOKIE, csrf_of, session_of
 
-COOKIE = "frontdoor_token"
 # Health data: nothing cached, nothing framed, nothing loaded from anywhere but here, no script at all.
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -38,11 +37,21 @@ except ZoneInfoNotFoundError:  # no tz database on this machine: say UTC rather 
     LOCAL = ZoneInfo("UTC")
 
 
+@functools.lru_cache(maxsize=8192)  # one resident page shows each moment up to three times (section, timeline)
 def _when(value: str | None) -> str:
     if not value:
         return ""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(LOCAL)
     return f"{moment.day} {moment:%b %Y, %H:%M}"
+
+
+def _when_exact(value: str | None) -> str:
+    """To the second (and millisecond when there is one): for the as-of moment, which may fall between steps."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(LOCAL)
+    millis = f".{moment.microsecond // 1000:03d}" if moment.microsecond else ""
+    return f"{moment.day} {moment:%b %Y, %H:%M:%S}{millis} ({moment.tzname()})"
 
 
 def _day(value: str | None) -> str:
@@ -69,19 +78,15 @@ def _words(value: str | None) -> str:
 
 
 TEMPLATES = Environment(loader=PackageLoader("frontdoor.ui", "templates"), autoescape=select_autoescape(["html"]),
-                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-TEMPLATES.filters.update(when=_when, day=_day, nhs=_nhs, age=_age, words=_words)
+                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                        auto_reload=False)  # templates ship with the package: no stat() per include per request
+TEMPLATES.filters.update(when=_when, when_exact=_when_exact, day=_day, nhs=_nhs, age=_age, words=_words)
 
 
 def principal_of(request: Request) -> Principal | None:
-    """Who the cookie says is signed in, for the page header; None when nobody (or an expired token) is."""
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return None
-    try:
-        return verify_token(services_of(request).jwt_secret, token)
-    except Problem:
-        return None
+    """Who the session cookie says is signed in, for the page header; None when nobody (or a stale one) is."""
+    session = session_of(request)
+    return session.principal if session else None
 
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -92,8 +97,18 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         return team.name if team else (team_id or "the front door")
 
     html = TEMPLATES.get_template(template).render(
-        signed_in=principal_of(request), role_names=ROLE_NAMES, team_name=team_name, **context)
+        signed_in=principal_of(request), role_names=ROLE_NAMES, team_name=team_name, csrf=csrf_of(request),
+        home=home_of(principal_of(request)), **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def home_of(who: Principal | None) -> str:
+    """Where each role starts: a team on its caseload, a coordinator on the flags, everyone else on search."""
+    if who is not None and who.role == "team" and who.team_id:
+        return f"/ui/teams/{quote(who.team_id, safe='')}"
+    if who is not None and who.role == "coordinator":
+        return "/ui/flags"
+    return "/ui/search"
 
 
 def problem_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
@@ -128,9 +143,9 @@ def page(endpoint: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Re
             return problem_page(request, exc.status, exc.title, exc.detail)
         except DomainError as exc:
             return problem_page(request, exc.status, exc.title, exc.detail)
-        except StoreUnavailable as exc:
+        except UNAVAILABLE as exc:  # NATS, JetStream or the database: the same 503 the API answers
             return problem_page(request, 503, "The record cannot be reached just now",
-                                f"{exc}. If you were saving something, open the record again to see whether it "
-                                "was saved before you try again.")
+                                f"{str(exc) or type(exc).__name__}. If you were saving something, open the record "
+                                "again to see whether it was saved before you try again.")
 
     return draw

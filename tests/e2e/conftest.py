@@ -5,6 +5,7 @@ with `apt-get install -y chromium`."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -102,6 +103,18 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -
     pytest.fail(f"frontdoor serve was not healthy after {START_DEADLINE_S:g}s ({last}):\n{_log_tail(log)}")
 
 
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def sign_in_over_http(http: httpx.AsyncClient, token: str) -> None:
+    """Through the sign-in form, as a browser does: its page sets the cookie its CSRF token is bound to."""
+    form = await http.get("/")
+    found = CSRF.search(form.text)
+    assert found, form.text
+    signed = await http.post("/", data={"token": token, "csrf": found.group(1), "next": ""})
+    assert signed.status_code == 303, signed.text
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     if not CHROMIUM.exists():
@@ -124,6 +137,35 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
 async def page(browser: Browser, server: RunningServer) -> AsyncIterator[Page]:
     context = await browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900},
                                         locale="en-GB")
+    context.set_default_timeout(15_000)
+    opened = await context.new_page()
+    yield opened
+    await context.close()
+
+
+AXE_VERSION = "4.14.1"  # pinned: a new axe release may add rules, which is a deliberate upgrade
+
+
+@pytest.fixture(scope="session")
+def axe_source(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """axe-core from npm, installed into this test run only (never a dependency of the product)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is needed for the accessibility checks (axe-core): apt-get install -y npm")
+    prefix = tmp_path_factory.mktemp("axe")
+    done = subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent",
+                           f"axe-core@{AXE_VERSION}"], capture_output=True, text=True, timeout=180, check=False)
+    script = prefix / "node_modules" / "axe-core" / "axe.min.js"
+    if done.returncode != 0 or not script.exists():
+        pytest.fail(f"npm install axe-core@{AXE_VERSION} failed: {done.stderr[-2000:]}")
+    return script.read_text()
+
+
+@pytest.fixture
+async def axe_page(browser: Browser, server: RunningServer) -> AsyncIterator[Page]:
+    """A page whose context lets axe's script in: the pages' CSP allows no script at all, rightly."""
+    context = await browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900},
+                                        locale="en-GB", bypass_csp=True)
     context.set_default_timeout(15_000)
     opened = await context.new_page()
     yield opened

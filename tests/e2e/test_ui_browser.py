@@ -16,7 +16,7 @@ from events.catalogue import RecordViewed
 from events.codec import decode
 from events.subjects import AUDIT_STREAM, audit_subject
 from frontdoor.domain.nhs import normalise_nhs_number
-from tests.e2e.conftest import RunningServer
+from tests.e2e.conftest import RunningServer, sign_in_over_http
 
 VIEWED = audit_subject("RecordViewed")
 OT_CENTRAL = "Community Occupational Therapy \u2013 Central"  # the directory's name, with its en dash
@@ -49,7 +49,7 @@ async def test_every_view_of_a_resident_page_is_audited_like_the_api(server: Run
         js = nc.jetstream()
         before = (await js.stream_info(AUDIT_STREAM, subjects_filter=VIEWED)).state.subjects or {}
 
-        http.cookies.set("frontdoor_token", handler)
+        await sign_in_over_http(http, handler)
         shown = await http.get(f"/ui/residents/{resident_id}", params={"min_seq": seq})
 
         assert shown.status_code == 200 and "Olive Audit" in shown.text
