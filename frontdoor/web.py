@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from frontdoor.api.app import create_app
 from frontdoor.services import Services
-from frontdoor.ui import flag_pages, pages, resident_pages, team_pages
+from frontdoor.ui import at_risk_pages, flag_pages, pages, resident_pages, team_pages
 
 
 def create_web_app(services: Services) -> FastAPI:
@@ -15,4 +15,5 @@ def create_web_app(services: Services) -> FastAPI:
     app.include_router(resident_pages.router)
     app.include_router(team_pages.router)
     app.include_router(flag_pages.router)
+    app.include_router(at_risk_pages.router)
     return app

@@ -271,3 +271,29 @@ async def test_the_docs_page_draws_offline(page: Page, server: RunningServer) ->
     await page.goto("/docs")
     await expect(page.locator(".swagger-ui .title")).to_contain_text("frontdoor")
     await expect(page.locator(".opblock-summary-path", has_text="/residents/{resident_id}").first).to_be_visible()
+
+
+async def test_a_coordinator_sees_the_people_at_risk_with_their_reasons(axe_page: Page, server: RunningServer,
+                                                                       axe_source: str, tmp_path: Path) -> None:
+    page = axe_page
+    handler = server.token("call_handler", sub="e2e-risk")
+    surname = f"Risk{random.randrange(10**6):06d}"
+    fall = {"channel": "phone", "caller": {"relationship": "daughter"}, "needs": ["mobility and falls"],
+            "urgency": "urgent", "safeguarding": True, "summary": "fell on the stairs", "outcome": "advice"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        made = await http.post("/residents", headers=_bearer(handler), json={
+            "given_name": "Maud", "family_name": surname, "date_of_birth": "1930-02-03", "postcode": "SO14 2AA"})
+        rid = made.json()["resident_id"]
+        seq = 0
+        for _ in range(3):
+            seq = (await http.post(f"/residents/{rid}/contacts", headers=_bearer(handler), json=fall)).json()["seq"]
+        await http.get(f"/residents/{rid}", params={"min_seq": seq}, headers=_bearer(handler))
+
+    await _keyboard_sign_in(page, server.token("coordinator", sub="e2e-risk-coordinator"))
+    await press(page, page.get_by_role("link", name="People at risk"))
+    await expect(page.get_by_role("heading", name=re.compile("People at risk"))).to_be_visible()
+    entry = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=f"Maud {surname}"))
+    await expect(entry).to_be_visible()
+    await expect(entry.get_by_role("list", name=f"Why Maud {surname} is on this list")).to_contain_text("fall")
+    await assert_accessible(page, axe_source, "the people at risk")
+    await _shoot(page, "people-at-risk", tmp_path)
