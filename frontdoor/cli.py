@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import signal
 import sys
 from typing import Annotated, NoReturn
@@ -14,6 +13,7 @@ import typer
 import uvicorn
 
 from frontdoor.api.auth import ROLES, issue_token
+from frontdoor.logs import configure_logging
 from frontdoor.settings import Settings
 
 app = typer.Typer(help="frontdoor: an event-sourced single front door for joined-up health and social care.",
@@ -42,7 +42,7 @@ def serve(
     """API + call-handler UI + projections in one process. Starts an embedded nats-server when
     FRONTDOOR_NATS_URL is unset (data under FRONTDOOR_DATA_DIR, default ./var)."""
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)
     asyncio.run(_serve(settings, host, port, demo))
 
 
@@ -58,7 +58,7 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
             await load_demo(services)
         application = create_web_app(services)
         server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="info",
-                                               lifespan="off"))
+                                               lifespan="off", log_config=None))  # our JSON/text logs
         settle_heap()
         typer.echo(f"frontdoor serving on http://{host}:{port}/ (API docs at /docs)", err=True)
         # uvicorn shuts down on SIGTERM/SIGINT and then raises the signal again under the handlers it found,
@@ -88,15 +88,18 @@ def settle_heap() -> None:
 def project(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop every read model and replay the whole "
                                                             "stream before going live")] = False,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics and /health on this port",
+                                                     min=1, max=65535)] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address of the metrics port")] = "127.0.0.1",
 ) -> None:
     """Run the projections as a separate worker (several processes may share one NATS and one database)."""
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    code = asyncio.run(_project(settings, rebuild))
+    configure_logging(settings.log_format)
+    code = asyncio.run(_project(settings, rebuild, (metrics_host, metrics_port) if metrics_port else None))
     raise typer.Exit(code)
 
 
-async def _project(settings: Settings, rebuild: bool) -> int:
+async def _project(settings: Settings, rebuild: bool, operations: tuple[str, int] | None = None) -> int:
     from frontdoor.bootstrap import projection_runners, start_services, stop_services
 
     services = await start_services(settings, run_projections=False)
@@ -111,6 +114,10 @@ async def _project(settings: Settings, rebuild: bool) -> int:
                 await runner.reset()
         tasks = [asyncio.create_task(r.run(), name=r.name) for r in services.runners.values()]
         services.tasks.extend(tasks)
+        if operations is not None:  # /metrics and /health of this worker (issue 14)
+            from frontdoor.projector_http import start_operations_endpoint
+
+            services.tasks.append(start_operations_endpoint(services, *operations))
         settle_heap()
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -15,6 +15,7 @@ from events.ports import EventStore
 from frontdoor.domain.commands import Command
 from frontdoor.domain.decide import decide
 from frontdoor.domain.errors import TooManyConflicts
+from frontdoor.metrics import timed_append
 from frontdoor.resident_states import ResidentStates
 
 
@@ -60,7 +61,8 @@ class CommandHandler:
             envelopes = [self._wrap(resident_id, event, event_id, command, context)
                          for event_id, event in zip(ids, events, strict=True)]
             try:
-                result = await self._store.append(resident_id, envelopes, expected_seq=folded.seq)
+                with timed_append():  # latency and conflicts, for /metrics
+                    result = await self._store.append(resident_id, envelopes, expected_seq=folded.seq)
             except ConcurrencyConflict:
                 self._states.forget(resident_id)
                 continue

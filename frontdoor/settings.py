@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     person_match: float = Field(default=0.82, gt=0, le=1, description="Possible duplicate resident score")
     lease_ttl_s: float = Field(default=10.0, ge=0.5, le=300, description="Projection lease TTL: failover time")
     poison_policy: str = Field(default="stop", pattern="^(stop|park)$", description="stop, or park on dead letter")
+    # Operations (issue 14)
+    metrics_token: str | None = Field(default=None, description="Bearer token /metrics asks for; unset = open")
+    log_format: str = Field(default="auto", pattern="^(auto|json|text)$",
+                            description="json, text, or auto: text on a terminal, JSON otherwise")
 
     def resolved_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

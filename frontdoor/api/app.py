@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from frontdoor.api import flags, health, residents, teams, workflow
+from frontdoor.api import flags, health, metrics, residents, teams, workflow
 from frontdoor.api.problems import install_problem_handlers
+from frontdoor.api.request_context import RequestContext
 from frontdoor.services import Services
 
 
@@ -20,4 +21,6 @@ def create_app(services: Services) -> FastAPI:
     install_problem_handlers(app)
     for module in (health, residents, workflow, flags, teams):
         app.include_router(module.router)
+    app.include_router(metrics.router)  # GET /metrics (issue 14)
+    app.add_middleware(RequestContext)  # correlation id, request latency, access log (issue 14)
     return app

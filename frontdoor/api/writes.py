@@ -42,7 +42,8 @@ def new_id(kind: str, principal: Principal, key: str | None) -> str:
 
 def context_for(request: Request, principal: Principal, key: str | None, *,
                 occurred_at: datetime | None = None) -> Context:
-    correlation = request.headers.get("x-correlation-id") or uuid7()
+    # The request's id as the RequestContext middleware settled it (issue 14); the header only without it.
+    correlation = getattr(request.state, "correlation_id", None) or request.headers.get("x-correlation-id") or uuid7()
     return Context(actor=principal.actor, correlation_id=correlation[:64], idempotency_key=key,
                    occurred_at=occurred_at)
 
