@@ -13,7 +13,7 @@ from nats.aio.client import Client as NATS
 
 from events.claims import NhsNumberClaims
 from events.store import JetStreamEventStore
-from events.streams import ensure_streams
+from events.streams import ensure_streams_when_ready
 from events.subjects import CARE_STREAM, IDEMPOTENCY_BUCKET
 from frontdoor.audit import AuditLog
 from frontdoor.embedded_nats import EmbeddedNats, shared_server
@@ -77,7 +77,7 @@ async def start_services(settings: Settings, *, run_projections: bool, serve_tea
     teams = load_teams(settings.teams_file)
     nc, embedded = await connect_nats(settings)
     js = nc.jetstream()
-    await ensure_streams(js, replicas=settings.stream_replicas, lease_ttl_s=settings.lease_ttl_s)
+    await ensure_streams_when_ready(js, replicas=settings.stream_replicas, lease_ttl_s=settings.lease_ttl_s)
     engine = create_engine(settings.resolved_database_url())
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
