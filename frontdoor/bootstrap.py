@@ -27,7 +27,7 @@ from frontdoor.team_commands import team_command_broker
 from frontdoor.teams import load_teams
 from projections.audit_projection import AuditProjection
 from projections.caseload_projection import CaseloadProjection
-from projections.database import create_engine
+from projections.database import create_engine, create_tables
 from projections.decoded_events import DecodedEvents
 from projections.detector import DuplicateDetector
 from projections.flags_projection import FlagsProjection
@@ -79,8 +79,7 @@ async def start_services(settings: Settings, *, run_projections: bool, serve_tea
     js = nc.jetstream()
     await ensure_streams_when_ready(js, replicas=settings.stream_replicas, lease_ttl_s=settings.lease_ttl_s)
     engine = create_engine(settings.resolved_database_url())
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    await create_tables(engine, metadata)  # several processes may start at once (issue 14)
     store = JetStreamEventStore(nc, js)
     states = ResidentStates(store, capacity=settings.state_cache_size)
     services = Services(

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # SQLite has one writer at a time, and a writer that finds the file locked sleeps in SQLite's busy handler
@@ -63,3 +63,17 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
     lock = locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with lock, engine.begin() as conn:
         yield conn
+
+
+# Any constant will do, as long as only table creation takes it: it serialises `create_all` across processes.
+_CREATE_TABLES_LOCK = 0x66726F6E74  # "front"
+
+
+async def create_tables(engine: AsyncEngine, metadata: Any) -> None:
+    """`metadata.create_all`, safe when several processes start together on one PostgreSQL: concurrent CREATE
+    TABLEs of the same name fail there (a unique violation in pg_type), as two APIs and two projectors starting
+    at once showed. A transaction-scoped advisory lock makes them take turns; the later ones find the tables."""
+    async with engine.begin() as conn:
+        if not is_sqlite(engine):
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_TABLES_LOCK})
+        await conn.run_sync(metadata.create_all)

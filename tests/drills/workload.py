@@ -90,3 +90,36 @@ async def contacts_in_stream(store: JetStreamEventStore) -> Counter[str]:
         if isinstance(recorded.event, ContactRecorded):
             found[recorded.event.contact_id] += 1
     return found
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def varied_work(http: httpx.AsyncClient, team_headers: dict[str, dict[str, str]], *, people: int = 6) -> None:
+    """Registrations (one person twice), contacts, consent, referrals through their steps, parallel referrals
+    and assessments: every projection gets rows, and the detector raises flags."""
+    ids = []
+    for n in range(people):
+        person = {"given_name": "Alan" if n < 2 else f"Person{n}", "family_name": "Turing" if n < 2 else "Drill",
+                  "date_of_birth": "1942-06-23" if n < 2 else f"1950-02-{n + 10}", "postcode": "SO15 5QF"}
+        ids.append(_ok(await http.post("/residents", json=person))["resident_id"])
+    dn, ot = team_headers["dn-central"], team_headers["ot-central"]
+    for n, resident in enumerate(ids):
+        for k in range(n % 3 + 1):
+            _ok(await http.post(f"/residents/{resident}/contacts", json=CONTACT | {"summary": f"call {k}"}))
+        _ok(await http.post(f"/residents/{resident}/consent", json={"decision": "granted", "scope": ["nhs"]}))
+        referral = _ok(await http.post(f"/residents/{resident}/referrals",
+                                       json={"to_team": "dn-central", "need": "mobility and falls"}))["referral_id"]
+        _ok(await http.post(f"/referrals/{referral}/accept", headers=dn))
+        if n % 2:
+            _ok(await http.post(f"/referrals/{referral}/handoff", headers=dn,
+                                json={"to_team": "ot-central", "reason": "OT"}))
+            _ok(await http.post(f"/referrals/{referral}/accept", headers=ot))
+        _ok(await http.post(f"/residents/{resident}/referrals",
+                            json={"to_team": "dn-north", "need": "long-term condition"}))
+        _ok(await http.post(f"/residents/{resident}/referrals",
+                            json={"to_team": "dn-central", "need": "long-term condition"}))  # parallel: a flag
+        _ok(await http.post(f"/residents/{resident}/assessments", json={"kind": "OT", "team": "ot-central"}))
