@@ -41,13 +41,19 @@ async def caught_up(engine: AsyncEngine, cluster: LoopbackCluster, within: float
     nc = await nats.connect(servers=cluster.urls)
     try:
         js = nc.jetstream()
-        ends = {s: (await js.stream_info(s)).state.last_seq for s in (CARE_STREAM, AUDIT_STREAM)}
+        ends = {s: int((await js.stream_info(s)).state.last_seq) for s in (CARE_STREAM, AUDIT_STREAM)}
     finally:
         await nc.close()
+    await caught_up_on(engine, ends, within)
+
+
+async def caught_up_on(engine: AsyncEngine, ends: dict[str, int], within: float = 90.0) -> None:
+    """Waits until every projection's checkpoint has reached its stream's end (a stream not in `ends`: 0)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         async with engine.connect() as conn:
-            behind = {name: ends[stream] - await load_checkpoint(conn, name) for name, stream in KNOWN.items()}
+            behind = {name: ends.get(stream, 0) - await load_checkpoint(conn, name)
+                      for name, stream in KNOWN.items()}
         if all(b <= 0 for b in behind.values()):
             return
         assert asyncio.get_running_loop().time() < deadline, f"projections still behind: {behind}"
