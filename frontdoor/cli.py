@@ -13,6 +13,7 @@ import typer
 import uvicorn
 
 from frontdoor.api.auth import ROLES, issue_token
+from frontdoor.backup_commands import backup_command, restore_command
 from frontdoor.logs import configure_logging
 from frontdoor.settings import Settings
 
@@ -225,6 +226,11 @@ def spec(
     (folder / "openapi.json").write_text(render(openapi_document()))
     (folder / "asyncapi.json").write_text(render(asyncapi_document()))
     typer.echo(f"wrote {folder / 'openapi.json'} and {folder / 'asyncapi.json'}", err=True)
+
+
+# Backup and restore of the streams (issue 14).
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def main() -> None:
