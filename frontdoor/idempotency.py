@@ -9,12 +9,18 @@ the command handler recognises events it has already written.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+import nats.errors
 import orjson
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
+
+from events.errors import StoreUnavailable
+
+log = logging.getLogger("frontdoor.idempotency")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +47,19 @@ class IdempotencyKeys:
             entry = await self._kv.get(slot)
         except KeyNotFoundError:
             return None
+        except (nats.errors.Error, TimeoutError) as exc:  # the bucket's leader is away: a 503, retried by clients
+            raise StoreUnavailable(f"the idempotency keys cannot be read just now ({exc}); retry") from exc
         if entry.value is None:
             return None
         data = orjson.loads(entry.value)
         return StoredResponse(data["fingerprint"], int(data["status"]), data["body"])
 
     async def keep(self, slot: str, response: StoredResponse) -> None:
-        await self._kv.put(slot, orjson.dumps(
-            {"fingerprint": response.fingerprint, "status": response.status, "body": response.body}))
+        """Best effort: the events are written by now, so failing here must not turn a success into a 500 (the
+        drills saw that while a bucket's leader was killed). A retry is still recognised by the event ids."""
+        try:
+            await self._kv.put(slot, orjson.dumps(
+                {"fingerprint": response.fingerprint, "status": response.status, "body": response.body}))
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.warning("could not keep the response for an Idempotency-Key (%s); a retry is still recognised "
+                        "by its event ids", exc)
