@@ -72,6 +72,9 @@ async def test_a_postgresql_restart_during_catch_up_loses_nothing(
         try:
             await caught_up_on(engine, {"CARE": end}, within=180)
             assert (await health(worker))[0] == 200
+            async with httpx.AsyncClient(timeout=10) as http:  # the worker's --metrics-port serves /metrics too
+                text = (await http.get(f"{worker.base_url}/metrics")).text
+            assert 'frontdoor_projection_lag_events{projection="resident_view"} 0.0' in text
             worker.stop()
             steady = projector("steady", env(reference_url), tmp_path).start()
             try:
