@@ -7,12 +7,16 @@ import asyncio
 import logging
 from pathlib import Path
 
+import httpx
 import nats
 import pytest
 
 from events.streams import JetStreamNotReady, ensure_streams_when_ready
-from events.subjects import CARE_STREAM, NHS_NUMBERS_BUCKET
+from events.subjects import CARE_STREAM, IDEMPOTENCY_BUCKET, NHS_NUMBERS_BUCKET
+from frontdoor.services import Services
+from frontdoor.web import create_web_app
 from tests.cluster import LoopbackCluster
+from tests.integration.conftest import RESIDENT, auth
 
 
 async def test_creation_waits_for_a_meta_leader_then_makes_everything_at_three_replicas(
@@ -53,3 +57,18 @@ def _wait_listening(cluster: LoopbackCluster) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError("the first node never listened")
+
+
+async def test_the_app_on_the_cluster_writes_to_streams_and_buckets_replicated_three_times(
+        cluster_services: Services) -> None:
+    js = cluster_services.js
+    for stream in (CARE_STREAM, f"KV_{NHS_NUMBERS_BUCKET}", f"KV_{IDEMPOTENCY_BUCKET}"):
+        info = await js.stream_info(stream)
+        assert info.config.num_replicas == 3 and info.cluster is not None and len(info.cluster.replicas or []) == 2
+    transport = httpx.ASGITransport(app=create_web_app(cluster_services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://frontdoor",
+                                 headers=auth("call_handler")) as http:
+        made = await http.post("/residents", json=RESIDENT)
+        assert made.status_code == 201, made.text
+        seen = await http.get(f"/residents/{made.json()['resident_id']}", params={"min_seq": made.json()["seq"]})
+        assert seen.status_code == 200
