@@ -48,6 +48,6 @@ def test_no_server_errors_and_no_responses_breaking_the_schema(server: Process, 
          "--phases", "examples,coverage,fuzzing", "-n", str(EXAMPLES), "--max-time", str(SECONDS),
          "--seed", "14", "--request-timeout", "10", "--no-color", "--warnings", "off", "--generation-database", "none",
          "--report-dir", str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=SECONDS * 4 + 60, cwd=ROOT)
+        env=env, capture_output=True, text=True, timeout=SECONDS * 4 + 60, cwd=tmp_path)  # its crash cache goes there
     tail = "\n".join(done.stdout.splitlines()[-80:])
     assert done.returncode == 0, f"schemathesis as {role} found failures:\n{tail}\n{done.stderr[-2000:]}"
