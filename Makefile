@@ -9,7 +9,7 @@ PORT   ?= 8000
 DEMO   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean drills
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ test: lint
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run_all
+
+# Fault drills (issue 14) at full length: the CARE leader killed under writes, PostgreSQL restarted during a
+# catch-up, two APIs and two projectors with the active one killed, long Schemathesis runs as every role, and the
+# restore drill; then the leader-failover benchmark (ten kills). `make test` runs the same drills in short form.
+drills: install
+	FRONTDOOR_DRILL_LONG=1 $(BIN)/pytest tests/drills tests/integration/test_backup_restore.py -s $(PYTEST_ARGS)
+	$(BIN)/python -m bench.failover
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

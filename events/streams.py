@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -76,3 +81,41 @@ async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, lease_ttl_s
             await js.create_key_value(
                 KeyValueConfig(bucket=bucket, history=1, ttl=ttl, storage=StorageType.FILE, replicas=replicas)
             )
+
+
+log = logging.getLogger("frontdoor.streams")
+# A cluster elects its JetStream meta leader a few seconds after its nodes meet (longer after a crash); stream
+# and bucket creation before that answers "JetStream system temporarily unavailable", times out, or finds no
+# peers. Waiting here, bounded, replaces relying on the container restarting the process until it works.
+READY_WITHIN_S = 60.0
+RETRY_EVERY_S = 0.25
+SAY_EVERY_S = 5.0
+
+
+class JetStreamNotReady(RuntimeError):
+    pass
+
+
+async def ensure_streams_when_ready(js: JetStreamContext, *, replicas: int = 1, lease_ttl_s: float = 10.0,
+                                    within: float = READY_WITHIN_S) -> None:
+    """`ensure_streams`, retried until JetStream (its meta leader, and enough peers for `replicas`) answers, for
+    at most `within` seconds; then a JetStreamNotReady naming the last error."""
+    started = time.monotonic()
+    said = 0.0
+    while True:
+        try:
+            await ensure_streams(js, replicas=replicas, lease_ttl_s=lease_ttl_s)
+        except (nats.errors.Error, TimeoutError) as exc:  # JetStream's own errors subclass nats.errors.Error
+            waited = time.monotonic() - started
+            if waited >= within:
+                raise JetStreamNotReady(f"JetStream was not ready for streams at {replicas} replica(s) after "
+                                        f"{within:g} s: {exc}") from exc
+            if waited - said >= SAY_EVERY_S or said == 0.0:
+                log.warning("waiting for JetStream (meta leader, %d replica(s)) to be ready: %s (%.0f s of %g s)",
+                            replicas, exc, waited, within)
+                said = waited or 1e-9
+            await asyncio.sleep(RETRY_EVERY_S)
+        else:
+            if said:
+                log.info("JetStream ready: streams and buckets in place after %.1f s", time.monotonic() - started)
+            return

@@ -14,6 +14,7 @@ from events.envelope import Actor
 from events.errors import StoreUnavailable
 from events.ids import uuid7
 from events.subjects import audit_subject
+from frontdoor.metrics import AUDIT_FAILURES, AUDIT_WRITES
 
 
 class AuditLog:
@@ -34,4 +35,6 @@ class AuditLog:
         try:
             await self._js.publish(audit_subject(envelope.type), payload, headers=headers, timeout=5)
         except (TimeoutError, JetStreamError) as exc:
+            AUDIT_FAILURES.inc()
             raise StoreUnavailable(f"the audit trail cannot be written ({exc}); the record is not shown") from exc
+        AUDIT_WRITES.inc()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.claims import NhsNumberClaims
 from events.store import JetStreamEventStore
-from events.streams import ensure_streams
+from events.streams import ensure_streams_when_ready
 from events.subjects import CARE_STREAM, IDEMPOTENCY_BUCKET
 from frontdoor.audit import AuditLog
 from frontdoor.embedded_nats import EmbeddedNats, shared_server
@@ -28,7 +28,7 @@ from frontdoor.team_commands import team_command_broker
 from frontdoor.teams import load_teams
 from projections.audit_projection import AuditProjection
 from projections.caseload_projection import CaseloadProjection
-from projections.database import create_engine
+from projections.database import create_engine, create_tables
 from projections.decoded_events import DecodedEvents
 from projections.detector import DuplicateDetector
 from projections.flags_projection import FlagsProjection
@@ -78,10 +78,9 @@ async def start_services(settings: Settings, *, run_projections: bool, serve_tea
     teams = load_teams(settings.teams_file)
     nc, embedded = await connect_nats(settings)
     js = nc.jetstream()
-    await ensure_streams(js, replicas=settings.stream_replicas, lease_ttl_s=settings.lease_ttl_s)
+    await ensure_streams_when_ready(js, replicas=settings.stream_replicas, lease_ttl_s=settings.lease_ttl_s)
     engine = create_engine(settings.resolved_database_url())
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    await create_tables(engine, metadata)  # several processes may start at once (issue 14)
     store = JetStreamEventStore(nc, js)
     states = ResidentStates(store, capacity=settings.state_cache_size)
     services = Services(

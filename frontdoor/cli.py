@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import signal
 import sys
 from typing import Annotated, NoReturn
@@ -14,6 +13,8 @@ import typer
 import uvicorn
 
 from frontdoor.api.auth import ROLES, issue_token
+from frontdoor.backup_commands import backup_command, restore_command
+from frontdoor.logs import configure_logging
 from frontdoor.settings import Settings
 
 app = typer.Typer(help="frontdoor: an event-sourced single front door for joined-up health and social care.",
@@ -42,7 +43,7 @@ def serve(
     """API + call-handler UI + projections in one process. Starts an embedded nats-server when
     FRONTDOOR_NATS_URL is unset (data under FRONTDOOR_DATA_DIR, default ./var)."""
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)
     from frontdoor import http_server
 
     http_server.run(_serve(settings, host, port, demo))  # on uvloop
@@ -92,15 +93,18 @@ def project(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Build every read model again from the whole stream "
                                                             "beside the live ones, switch them in in one "
                                                             "transaction when caught up, then go live")] = False,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics and /health on this port",
+                                                     min=1, max=65535)] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address of the metrics port")] = "127.0.0.1",
 ) -> None:
     """Run the projections as a separate worker (several processes may share one NATS and one database)."""
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    code = asyncio.run(_project(settings, rebuild))
+    configure_logging(settings.log_format)
+    code = asyncio.run(_project(settings, rebuild, (metrics_host, metrics_port) if metrics_port else None))
     raise typer.Exit(code)
 
 
-async def _project(settings: Settings, rebuild: bool) -> int:
+async def _project(settings: Settings, rebuild: bool, operations: tuple[str, int] | None = None) -> int:
     from frontdoor.bootstrap import projection_runners, start_services, stop_services
 
     services = await start_services(settings, run_projections=False)
@@ -116,6 +120,10 @@ async def _project(settings: Settings, rebuild: bool) -> int:
         services.runners = projection_runners(services)
         tasks = [asyncio.create_task(r.run(), name=r.name) for r in services.runners.values()]
         services.tasks.extend(tasks)
+        if operations is not None:  # /metrics and /health of this worker (issue 14)
+            from frontdoor.projector_http import start_operations_endpoint
+
+            services.tasks.append(start_operations_endpoint(services, *operations))
         settle_heap()
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -232,6 +240,9 @@ def spec(
 from frontdoor.analyst_commands import register as _register_analyst_commands  # noqa: E402
 
 _register_analyst_commands(app)
+# Backup and restore of the streams (issue 14).
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from events.envelope import Actor, RecordedEvent
 from frontdoor.domain import commands as c
 from frontdoor.domain.errors import IllegalStep, WorkNotFound
 from frontdoor.handling import CommandHandler, Context
+from frontdoor.metrics import FLAGS_RAISED
 from projections.rules import Finding
 
 DETECTOR = Actor(id="duplicate-detector", role="system")
@@ -29,7 +30,9 @@ class FlagWriter:
         command = c.FlagDuplication(at=datetime.now(UTC), flag_id=finding.flag_id, rule=finding.rule,
                                     severity=finding.severity, references=list(finding.references),
                                     explanation=finding.explanation)
-        await self._handler.handle(resident_id, command, self._context(cause, f"flag:{finding.flag_id}"))
+        outcome = await self._handler.handle(resident_id, command, self._context(cause, f"flag:{finding.flag_id}"))
+        if outcome.events and not outcome.replayed:  # a replay or an existing flag writes nothing: not raised
+            FLAGS_RAISED.labels(finding.rule).inc()
 
     async def close_flag(self, resident_id: str, flag_id: str, cause: RecordedEvent) -> None:
         command = c.ResolveFlag(at=datetime.now(UTC), flag_id=flag_id, resolution="no_longer_duplicated",

@@ -25,6 +25,7 @@ from frontdoor.domain.commands import Command
 from frontdoor.domain.decide import decide
 from frontdoor.domain.errors import DomainError, TooManyConflicts
 from frontdoor.domain.state import ResidentState
+from frontdoor.metrics import timed_append
 from frontdoor.resident_states import Folded, ResidentStates
 
 
@@ -90,7 +91,8 @@ class CommandHandler:
                 continue
             envelopes = self._wrap_all(resident_id, events, command, context)
             try:
-                result = await self._store.append(resident_id, envelopes, expected_seq=folded.seq)
+                with timed_append():  # latency and conflicts, for /metrics
+                    result = await self._store.append(resident_id, envelopes, expected_seq=folded.seq)
             except ConcurrencyConflict:
                 self._states.forget(resident_id)
                 fresh = True

@@ -29,4 +29,6 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 def config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off", loop=LOOP, http=HTTP)
+    # log_config=None: uvicorn logs through the service's own JSON/text logging (issue 14), not its own setup.
+    return uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off", loop=LOOP, http=HTTP,
+                          log_config=None)

@@ -10,15 +10,19 @@ the command handler recognises events it has already written.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+import nats.errors
 import orjson
 from nats.errors import Error as NatsError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from events.errors import StoreUnavailable
+
+log = logging.getLogger("frontdoor.idempotency")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,11 @@ class IdempotencyKeys:
         return StoredResponse(data["fingerprint"], int(data["status"]), data["body"])
 
     async def keep(self, slot: str, response: StoredResponse) -> None:
-        """May raise: the caller decides whether a write that already landed still succeeds (it does)."""
-        await self._kv.put(slot, orjson.dumps(
-            {"fingerprint": response.fingerprint, "status": response.status, "body": response.body}))
+        """Best effort: the events are written by now, so failing here must not turn a success into a 500 (the
+        drills saw that while a bucket's leader was killed). A retry is still recognised by the event ids."""
+        try:
+            await self._kv.put(slot, orjson.dumps(
+                {"fingerprint": response.fingerprint, "status": response.status, "body": response.body}))
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.warning("could not keep the response for an Idempotency-Key (%s); a retry is still recognised "
+                        "by its event ids", exc)

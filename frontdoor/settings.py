@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     pseudonym_key: str | None = Field(
         default=None, description="HMAC key of analyst pseudonyms; generated into the data dir if unset"
     )
+    # Operations (issue 14)
+    metrics_token: str | None = Field(default=None, description="Bearer token /metrics asks for; unset = open")
+    log_format: str = Field(default="auto", pattern="^(auto|json|text)$",
+                            description="json, text, or auto: text on a terminal, JSON otherwise")
 
     def resolved_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

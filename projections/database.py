@@ -124,3 +124,17 @@ def _take_sqlite_write_lock(path: str, within: float) -> None:
         raise sqlite3.OperationalError(f"{exc} (no write lock within {within:g} s)") from exc
     finally:
         conn.close()
+
+
+# Any constant will do, as long as only table creation takes it: it serialises `create_all` across processes.
+_CREATE_TABLES_LOCK = 0x66726F6E74  # "front"
+
+
+async def create_tables(engine: AsyncEngine, metadata: Any) -> None:
+    """`metadata.create_all`, safe when several processes start together on one PostgreSQL: concurrent CREATE
+    TABLEs of the same name fail there (a unique violation in pg_type), as two APIs and two projectors starting
+    at once showed. A transaction-scoped advisory lock makes them take turns; the later ones find the tables."""
+    async with engine.begin() as conn:
+        if not is_sqlite(engine):
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_TABLES_LOCK})
+        await conn.run_sync(metadata.create_all)

@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from frontdoor.api import at_risk, docs, fhir, flags, health, residents, teams, workflow
+from frontdoor.api import at_risk, docs, fhir, flags, health, metrics, residents, teams, workflow
 from frontdoor.api.problems import BodyLimit, Unexpected, install_problem_handlers
+from frontdoor.api.request_context import RequestContext
 from frontdoor.services import Services
 from frontdoor.settings import Settings
 
@@ -58,7 +59,9 @@ def create_app(services: Services) -> FastAPI:
     # The documents (`frontdoor spec`) are drawn without services: then the default limit is as good as any.
     limit = services.settings.max_body_bytes if services is not None else Settings().max_body_bytes
     app.add_middleware(BodyLimit, limit=limit)
-    app.add_middleware(Unexpected)  # outermost of ours: nothing unhandled reaches Starlette's re-raising layer
+    app.include_router(metrics.router)  # GET /metrics (issue 14)
+    app.add_middleware(Unexpected)  # nothing unhandled reaches Starlette's re-raising layer
+    app.add_middleware(RequestContext)  # correlation id, request latency, access log (issue 14)
     original = app.openapi
 
     def openapi() -> dict[str, Any]:

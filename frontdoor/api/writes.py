@@ -22,7 +22,9 @@ def services_of(request: Request) -> Services:
 
 
 def correlation_of(request: Request) -> str:
-    return (request.headers.get("x-correlation-id") or uuid7())[:64]
+    """The request's id as the RequestContext middleware settled it (issue 14); the header only without it."""
+    settled = getattr(request.state, "correlation_id", None)
+    return str(settled or request.headers.get("x-correlation-id") or uuid7())[:64]
 
 
 async def asked(request: Request) -> Asked:
