@@ -20,6 +20,7 @@ from frontdoor.embedded_nats import EmbeddedNats, shared_server
 from frontdoor.flagging import FlagWriter
 from frontdoor.handling import CommandHandler
 from frontdoor.idempotency import IdempotencyKeys
+from frontdoor.projector import announcer
 from frontdoor.resident_states import ResidentStates
 from frontdoor.services import Services
 from frontdoor.settings import Settings
@@ -117,7 +118,8 @@ def projection_runners(services: Services) -> dict[str, ProjectionRunner]:
     return {
         p.name: ProjectionRunner(services.nc, services.js, services.engine, p, batch=s.projection_batch,
                                  poison=s.poison_policy, lease_ttl_s=s.lease_ttl_s,
-                                 stream=getattr(p, "stream", CARE_STREAM), decoded=decoded)
+                                 stream=getattr(p, "stream", CARE_STREAM), decoded=decoded,
+                                 announce=announcer(services.nc))  # wakes min_seq reads in other processes
         for p in all_projections(services)
     }
 

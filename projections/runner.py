@@ -85,6 +85,7 @@ class ProjectionRunner:
         lease_ttl_s: float = 10.0,
         decoded: DecodedEvents | None = None,
         supersession_poll_s: float = 2.0,
+        announce: Callable[[str, int], Awaitable[None]] | None = None,
     ) -> None:
         self.projection = projection
         self._js = js
@@ -101,6 +102,7 @@ class ProjectionRunner:
         self._retry_in = FIRST_RETRY_S
         self._nc = nc
         self._supersession_poll_s = supersession_poll_s
+        self._announce = announce  # tells readers in other processes how far it has applied
 
     @property
     def name(self) -> str:
@@ -341,6 +343,8 @@ class ProjectionRunner:
         self.status.events_applied += count
         async with self._advanced:
             self._advanced.notify_all()
+        if self._announce is not None:
+            await self._announce(self.name, seq)
 
     async def wait_for(self, seq: int, within: float) -> bool:
         """Read-your-writes in one process: True once everything up to `seq` is applied."""
