@@ -87,8 +87,9 @@ class PullFeed:
         with contextlib.suppress(NotFoundError):
             await self._js.delete_consumer(self._stream, self._durable)
 
-    async def next_batch(self, max_wait: float) -> list[Delivery]:
-        """Up to `batch` deliveries, as soon as any are there (or none after `max_wait`)."""
+    async def next_batch(self, max_wait: float, limit: int | None = None) -> list[Delivery]:
+        """Up to `batch` (or `limit`) deliveries, as soon as any are there (or none after `max_wait`). A gap is
+        raised before anything after it is handed over, so what was taken is always contiguous."""
         if self._gap:
             raise FeedGap(f"consumer {self._durable}: a delivery was lost after consumer seq {self._last_cseq}")
         if not self._buffer:
@@ -101,7 +102,7 @@ class PullFeed:
                     await self._arrived.wait()
         if self._gap:
             raise FeedGap(f"consumer {self._durable}: a delivery was lost after consumer seq {self._last_cseq}")
-        taken = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
+        taken = [self._buffer.popleft() for _ in range(min(limit or self._batch, len(self._buffer)))]
         await self._maybe_pull()
         return taken
 

@@ -86,6 +86,7 @@ class ProjectionRunner:
         decoded: DecodedEvents | None = None,
         supersession_poll_s: float = 2.0,
         announce: Callable[[str, int], Awaitable[None]] | None = None,
+        window: int = 10_000,
     ) -> None:
         self.projection = projection
         self._js = js
@@ -103,6 +104,7 @@ class ProjectionRunner:
         self._nc = nc
         self._supersession_poll_s = supersession_poll_s
         self._announce = announce  # tells readers in other processes how far it has applied
+        self._window = max(window, 1)
 
     @property
     def name(self) -> str:
@@ -173,6 +175,7 @@ class ProjectionRunner:
                 log.warning("%s; restarting from %d", gap, self.status.applied_seq)
                 await self._feed.start(self.status.applied_seq)
                 continue
+            deliveries += await self._rest_of_window(deliveries)
             fresh = [d for d in deliveries if d.seq > self.status.applied_seq]
             try:
                 if fresh:
@@ -189,6 +192,21 @@ class ProjectionRunner:
             if not deliveries or deliveries[-1].pending == 0:
                 self.status.state = "live"
                 self.status.pending = 0
+
+    async def _rest_of_window(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Far behind the stream's end (catching up, rebuilding), more events than one pull: up to `window` are
+        applied in one transaction, each resident's documents folded in memory and written once per window
+        rather than once per batch. Near the end nothing waits: live events go as they come."""
+        more: list[Delivery] = []
+        while deliveries and (more or deliveries)[-1].pending > 0 and len(deliveries) + len(more) < self._window:
+            try:
+                taken = await self._feed.next_batch(max_wait=1.0, limit=self._window - len(deliveries) - len(more))
+            except FeedGap:
+                break  # apply what is contiguous; the next pull raises the gap again and restarts the feed
+            if not taken:
+                break
+            more += taken
+        return more
 
     async def _stopped_until_superseded(self, stopped: ProjectionStopped) -> bool:
         """Stays stopped (state `failed`, the error naming the sequence) until an operator supersedes the event;
