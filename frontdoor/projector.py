@@ -127,9 +127,10 @@ class ProjectorProcess:
     """`frontdoor project` as a child of `serve`: same environment, the parent's NATS, dies with the parent."""
 
     def __init__(self, settings: Settings, nats_url: str) -> None:
-        self._env = dict(os.environ) | {"FRONTDOOR_NATS_URL": nats_url,
-                                        "FRONTDOOR_DATA_DIR": str(settings.resolved_data_dir()),
+        self._env = dict(os.environ) | {"FRONTDOOR_DATA_DIR": str(settings.resolved_data_dir()),
                                         "FRONTDOOR_DATABASE_URL": settings.resolved_database_url()}
+        if nats_url:  # else the data directory's shared server, found as `serve` found it
+            self._env["FRONTDOOR_NATS_URL"] = nats_url
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
