@@ -45,9 +45,12 @@ class Delivery:
 
 
 class PullFeed:
-    def __init__(self, nc: NATS, js: JetStreamContext, *, stream: str, durable: str, batch: int) -> None:
+    def __init__(self, nc: NATS, js: JetStreamContext, *, stream: str, durable: str, batch: int,
+                 prefetch: int | None = None) -> None:
         self._nc, self._js = nc, js
         self._stream, self._durable, self._batch = stream, durable, batch
+        # Pulls go on while fewer than this are buffered: the next window arrives while this one is applied.
+        self._prefetch = max(prefetch or 0, 2 * batch)
         self._buffer: deque[Delivery] = deque()
         self._arrived = asyncio.Event()
         self._sub: Subscription | None = None
@@ -110,7 +113,7 @@ class PullFeed:
         stale = self._outstanding and time.monotonic() - self._requested_at > PULL_EXPIRES_S + 2
         if stale:
             self._outstanding = 0  # the request was lost (e.g. reconnect): ask again
-        if self._outstanding == 0 and len(self._buffer) < 2 * self._batch:
+        if self._outstanding == 0 and len(self._buffer) < self._prefetch:
             await self._pull()
 
     async def _pull(self) -> None:

@@ -95,7 +95,8 @@ class ProjectionRunner:
         self.status = RunnerStatus()
         self._engine = engine
         self._poison = poison
-        self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}", batch=batch)
+        self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}", batch=batch,
+                              prefetch=window)
         self._advanced = asyncio.Condition()
         self.lease = Lease(js, projection.name, ttl_s=lease_ttl_s)
         self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
