@@ -188,7 +188,7 @@ async def postgres_engine() -> AsyncIterator[AsyncEngine]:
 
 
 async def catch_up(stream: JetStream, engine: AsyncEngine, projection: Projection, last: int,
-                   window: int = 10_000) -> float:
+                   window: int = 2_000) -> float:
     runner = ProjectionRunner(stream.nc, stream.js, engine, projection, batch=BATCH, window=window)
     began = time.perf_counter()
     task = asyncio.create_task(runner.run())
@@ -250,7 +250,7 @@ async def run(quick: bool = False, profile: bool = False) -> list[Row]:
                 if database.startswith("sqlite"):
                     async with sqlite_engine(stream.workdir, f"{projection.name}-{database}") as engine:
                         rate = await catch_up(stream, engine, projection, last,
-                                              window=BATCH if database == "sqlite-500" else 10_000)
+                                              window=BATCH if database == "sqlite-500" else 2_000)
                 else:
                     async with postgres_engine() as engine:
                         rate = await catch_up(stream, engine, projection, last)

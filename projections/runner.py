@@ -45,6 +45,9 @@ log = logging.getLogger("frontdoor.projections")
 # How long a checkpoint may stay unwritten while only events the projection ignores go by: those need no
 # transaction of their own, and replaying them after a crash costs nothing (they are skipped again).
 SKIPPED_CHECKPOINT_EVERY_S = 1.0
+# A catch-up window closes after this long gathering, whatever its size: every window is a commit, and a projector
+# killed more often than one window takes would otherwise never get anywhere.
+WINDOW_GATHER_S = 0.5
 # Retries of a failing database or NATS: from FIRST_RETRY_S, doubling, at most MAX_RETRY_S apart.
 FIRST_RETRY_S = 0.1
 MAX_RETRY_S = 5.0
@@ -86,7 +89,7 @@ class ProjectionRunner:
         decoded: DecodedEvents | None = None,
         supersession_poll_s: float = 2.0,
         announce: Callable[[str, int], Awaitable[None]] | None = None,
-        window: int = 10_000,
+        window: int = 2_000,
     ) -> None:
         self.projection = projection
         self._js = js
@@ -195,11 +198,14 @@ class ProjectionRunner:
                 self.status.pending = 0
 
     async def _rest_of_window(self, deliveries: list[Delivery]) -> list[Delivery]:
-        """Far behind the stream's end (catching up, rebuilding), more events than one pull: up to `window` are
-        applied in one transaction, each resident's documents folded in memory and written once per window
-        rather than once per batch. Near the end nothing waits: live events go as they come."""
+        """Far behind the stream's end (catching up, rebuilding), more events than one pull: up to `window` (or
+        what WINDOW_GATHER_S brings) are applied in one transaction, each resident's documents folded in memory
+        and written once per window rather than once per pull. Near the end nothing waits: live events go as
+        they come."""
         more: list[Delivery] = []
-        while deliveries and (more or deliveries)[-1].pending > 0 and len(deliveries) + len(more) < self._window:
+        until = time.monotonic() + WINDOW_GATHER_S
+        while deliveries and (more or deliveries)[-1].pending > 0 and len(deliveries) + len(more) < self._window \
+                and time.monotonic() < until:
             try:
                 taken = await self._feed.next_batch(max_wait=1.0, limit=self._window - len(deliveries) - len(more))
             except FeedGap:
