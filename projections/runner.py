@@ -109,6 +109,8 @@ class ProjectionRunner:
         self._supersession_poll_s = supersession_poll_s
         self._announce = announce  # tells readers in other processes how far it has applied
         self._window = max(window, 1)
+        self._batch = batch
+        self._opening = self._window  # the window now: it opens at one pull after each start and doubles
 
     @property
     def name(self) -> str:
@@ -170,6 +172,9 @@ class ProjectionRunner:
         self.status.applied_seq = self._stored_seq = await unbroken(self._load_checkpoint())
         self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
+        # The first commit comes after one pull, as soon as it would without windows (a projector restarted often
+        # still gets somewhere); the window then doubles up to `window` while the catch-up lasts.
+        self._opening = min(self._batch, self._window)
         self._recovered()  # the database answered and NATS did: a failed write shows again at its retry
         self.status.state = "live" if await self._stream_end() <= self.status.applied_seq else "catching_up"
         while not self.lease.lost.is_set():
@@ -204,10 +209,11 @@ class ProjectionRunner:
         they come."""
         more: list[Delivery] = []
         until = time.monotonic() + WINDOW_GATHER_S
-        while deliveries and (more or deliveries)[-1].pending > 0 and len(deliveries) + len(more) < self._window \
+        window, self._opening = self._opening, min(self._opening * 2, self._window)
+        while deliveries and (more or deliveries)[-1].pending > 0 and len(deliveries) + len(more) < window \
                 and time.monotonic() < until:
             try:
-                taken = await self._feed.next_batch(max_wait=1.0, limit=self._window - len(deliveries) - len(more))
+                taken = await self._feed.next_batch(max_wait=1.0, limit=window - len(deliveries) - len(more))
             except FeedGap:
                 break  # apply what is contiguous; the next pull raises the gap again and restarts the feed
             if not taken:
