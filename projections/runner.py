@@ -109,7 +109,6 @@ class ProjectionRunner:
         self._supersession_poll_s = supersession_poll_s
         self._announce = announce  # tells readers in other processes how far it has applied
         self._window = max(window, 1)
-        self._batch = batch
         self._opening = self._window  # the window now: it opens at one pull after each start and doubles
 
     @property
@@ -172,9 +171,10 @@ class ProjectionRunner:
         self.status.applied_seq = self._stored_seq = await unbroken(self._load_checkpoint())
         self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
-        # The first commit comes after one pull, as soon as it would without windows (a projector restarted often
-        # still gets somewhere); the window then doubles up to `window` while the catch-up lasts.
-        self._opening = min(self._batch, self._window)
+        # The first windows are what one pull brings, committed as soon as they would be without windows (a
+        # projector restarted often still gets somewhere); the window then doubles up to `window` while the
+        # catch-up lasts, and gathers more than a pull once it exceeds one.
+        self._opening = 1
         self._recovered()  # the database answered and NATS did: a failed write shows again at its retry
         self.status.state = "live" if await self._stream_end() <= self.status.applied_seq else "catching_up"
         while not self.lease.lost.is_set():
