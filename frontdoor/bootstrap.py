@@ -21,6 +21,7 @@ from frontdoor.embedded_nats import EmbeddedNats, shared_server
 from frontdoor.flagging import FlagWriter
 from frontdoor.handling import CommandHandler
 from frontdoor.idempotency import IdempotencyKeys
+from frontdoor.projector import announcer
 from frontdoor.resident_states import ResidentStates
 from frontdoor.services import Services
 from frontdoor.settings import Settings
@@ -119,7 +120,9 @@ def projection_runners(services: Services, *, engine: AsyncEngine | None = None,
     return {
         p.name: ProjectionRunner(services.nc, services.js, engine or services.engine, p, batch=s.projection_batch,
                                  poison=s.poison_policy, lease_ttl_s=s.lease_ttl_s,
-                                 stream=getattr(p, "stream", CARE_STREAM), decoded=decoded, instance=instance)
+                                 stream=getattr(p, "stream", CARE_STREAM), decoded=decoded, instance=instance,
+                                 # wakes min_seq reads in other processes: the live set's positions only
+                                 announce=None if instance else announcer(services.nc))
         for p in all_projections(services)
     }
 

@@ -40,8 +40,8 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Load the team directory and a small synthetic city, "
                                                       "and print sign-in tokens")] = False,
 ) -> None:
-    """API + call-handler UI + projections in one process. Starts an embedded nats-server when
-    FRONTDOOR_NATS_URL is unset (data under FRONTDOOR_DATA_DIR, default ./var)."""
+    """API + call-handler UI, with the projections in a child process it starts and stops. Starts an embedded
+    nats-server when FRONTDOOR_NATS_URL is unset (data under FRONTDOOR_DATA_DIR, default ./var)."""
     settings = load_settings()
     configure_logging(settings.log_format)
     from frontdoor import http_server
@@ -50,11 +50,15 @@ def serve(
 
 
 async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
-    from frontdoor.bootstrap import start_services, stop_services
+    from frontdoor.bootstrap import nats_servers, start_services, stop_services
+    from frontdoor.projector import ProjectorProcess
     from frontdoor.web import create_web_app
 
-    services = await start_services(settings, run_projections=True, serve_team_commands=True)
+    # The projections run in a child process (`frontdoor project`): this loop serves only requests.
+    services = await start_services(settings, run_projections=False, serve_team_commands=True)
+    projector = ProjectorProcess(settings, ",".join(nats_servers(settings, services.embedded)))
     try:
+        projector.start()
         if demo:
             from frontdoor.demo import load_demo
 
@@ -72,6 +76,7 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
             signal.signal(sig, _after_uvicorn)
         await server.serve()
     finally:
+        await projector.stop()  # before NATS: it drains through it
         await stop_services(services)
         typer.echo("frontdoor stopped", err=True)
 
@@ -118,6 +123,9 @@ async def _project(settings: Settings, rebuild: bool, operations: tuple[str, int
 
             await rebuild_beside(services)
         services.runners = projection_runners(services)
+        from frontdoor.projector import answer_status
+
+        await answer_status(services.nc, services.runners)  # /health of an API elsewhere asks
         tasks = [asyncio.create_task(r.run(), name=r.name) for r in services.runners.values()]
         services.tasks.extend(tasks)
         if operations is not None:  # /metrics and /health of this worker (issue 14)

@@ -1,5 +1,7 @@
 """The detector's way back into the stream: a flag is a command like any other, decided against the resident's
-current state (so an existing flag id writes nothing) and appended with the expected sequence."""
+current state (so an existing flag id writes nothing) and appended with the expected sequence. A store that is
+away (StoreUnavailable) or a resident other writers kept changing (TooManyConflicts, raised as TryLater) is not the
+event's fault: the runner applies the batch again later, so the flag is raised once the store answers."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from datetime import UTC, datetime
 
 from events.envelope import Actor, RecordedEvent
 from frontdoor.domain import commands as c
-from frontdoor.domain.errors import IllegalStep, WorkNotFound
+from frontdoor.domain.errors import IllegalStep, TooManyConflicts, WorkNotFound
 from frontdoor.handling import CommandHandler, Context
 from frontdoor.metrics import FLAGS_RAISED
+from projections.faults import TryLater
 from projections.rules import Finding
 
 DETECTOR = Actor(id="duplicate-detector", role="system")
@@ -30,7 +33,11 @@ class FlagWriter:
         command = c.FlagDuplication(at=datetime.now(UTC), flag_id=finding.flag_id, rule=finding.rule,
                                     severity=finding.severity, references=list(finding.references),
                                     explanation=finding.explanation)
-        outcome = await self._handler.handle(resident_id, command, self._context(cause, f"flag:{finding.flag_id}"))
+        try:
+            outcome = await self._handler.handle(resident_id, command,
+                                                 self._context(cause, f"flag:{finding.flag_id}"))
+        except TooManyConflicts as exc:  # other writers on the resident: not the event's fault, try again later
+            raise TryLater(str(exc)) from exc
         if outcome.events and not outcome.replayed:  # a replay or an existing flag writes nothing: not raised
             FLAGS_RAISED.labels(finding.rule).inc()
 
@@ -39,4 +46,7 @@ class FlagWriter:
                                 by=DETECTOR.id, note="the duplication ended by itself")
         # Already resolved by a person in the meantime: nothing left to close.
         with contextlib.suppress(IllegalStep, WorkNotFound):
-            await self._handler.handle(resident_id, command, self._context(cause, f"close:{flag_id}"))
+            try:
+                await self._handler.handle(resident_id, command, self._context(cause, f"close:{flag_id}"))
+            except TooManyConflicts as exc:
+                raise TryLater(str(exc)) from exc

@@ -15,6 +15,12 @@ from sqlalchemy import exc as sa
 
 from events.errors import StoreUnavailable
 
+
+class TryLater(Exception):
+    """Raised by a projection's collaborator (the detector's flag sink) for a failure that is not the event's:
+    the store busy or away, a write that kept meeting other writers. The runner applies the batch again later."""
+
+
 # Errors nats-py raises about what it was asked to send, not about the server: sending again cannot help.
 _NATS_REFUSALS = (nats.errors.MaxPayloadError, nats.errors.BadSubjectError, nats.errors.BadHeaderError)
 
@@ -31,7 +37,7 @@ def is_database_fault(exc: BaseException) -> bool:
 
 def is_store_fault(exc: BaseException) -> bool:
     """NATS or JetStream unavailable (the detector's own write-back included): not the event's fault."""
-    if isinstance(exc, StoreUnavailable):
+    if isinstance(exc, StoreUnavailable | TryLater):
         return True
     if isinstance(exc, nats.js.errors.APIError):
         return exc.code is None or exc.code >= 500 or exc.code in (408, 429)

@@ -45,9 +45,12 @@ class Delivery:
 
 
 class PullFeed:
-    def __init__(self, nc: NATS, js: JetStreamContext, *, stream: str, durable: str, batch: int) -> None:
+    def __init__(self, nc: NATS, js: JetStreamContext, *, stream: str, durable: str, batch: int,
+                 prefetch: int | None = None) -> None:
         self._nc, self._js = nc, js
         self._stream, self._durable, self._batch = stream, durable, batch
+        # Pulls go on while fewer than this are buffered: the next window arrives while this one is applied.
+        self._prefetch = max(prefetch or 0, 2 * batch)
         self._buffer: deque[Delivery] = deque()
         self._arrived = asyncio.Event()
         self._sub: Subscription | None = None
@@ -87,8 +90,9 @@ class PullFeed:
         with contextlib.suppress(NotFoundError):
             await self._js.delete_consumer(self._stream, self._durable)
 
-    async def next_batch(self, max_wait: float) -> list[Delivery]:
-        """Up to `batch` deliveries, as soon as any are there (or none after `max_wait`)."""
+    async def next_batch(self, max_wait: float, limit: int | None = None) -> list[Delivery]:
+        """Up to `batch` (or `limit`) deliveries, as soon as any are there (or none after `max_wait`). A gap is
+        raised before anything after it is handed over, so what was taken is always contiguous."""
         if self._gap:
             raise FeedGap(f"consumer {self._durable}: a delivery was lost after consumer seq {self._last_cseq}")
         if not self._buffer:
@@ -101,7 +105,7 @@ class PullFeed:
                     await self._arrived.wait()
         if self._gap:
             raise FeedGap(f"consumer {self._durable}: a delivery was lost after consumer seq {self._last_cseq}")
-        taken = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
+        taken = [self._buffer.popleft() for _ in range(min(limit or self._batch, len(self._buffer)))]
         await self._maybe_pull()
         return taken
 
@@ -109,7 +113,7 @@ class PullFeed:
         stale = self._outstanding and time.monotonic() - self._requested_at > PULL_EXPIRES_S + 2
         if stale:
             self._outstanding = 0  # the request was lost (e.g. reconnect): ask again
-        if self._outstanding == 0 and len(self._buffer) < 2 * self._batch:
+        if self._outstanding == 0 and len(self._buffer) < self._prefetch:
             await self._pull()
 
     async def _pull(self) -> None:

@@ -45,6 +45,9 @@ log = logging.getLogger("frontdoor.projections")
 # How long a checkpoint may stay unwritten while only events the projection ignores go by: those need no
 # transaction of their own, and replaying them after a crash costs nothing (they are skipped again).
 SKIPPED_CHECKPOINT_EVERY_S = 1.0
+# A catch-up window closes after this long gathering, whatever its size: every window is a commit, and a projector
+# killed more often than one window takes would otherwise never get anywhere.
+WINDOW_GATHER_S = 0.5
 # Retries of a failing database or NATS: from FIRST_RETRY_S, doubling, at most MAX_RETRY_S apart.
 FIRST_RETRY_S = 0.1
 MAX_RETRY_S = 5.0
@@ -86,6 +89,8 @@ class ProjectionRunner:
         decoded: DecodedEvents | None = None,
         supersession_poll_s: float = 2.0,
         instance: str = "",
+        announce: Callable[[str, int], Awaitable[None]] | None = None,
+        window: int = 2_000,
     ) -> None:
         """`instance` names a second set of runners of the same projections (a rebuild beside the live read
         models): its own durable consumer and its own lease, so it neither steals from nor waits for the live set."""
@@ -97,7 +102,8 @@ class ProjectionRunner:
         self._engine = engine
         self._poison = poison
         suffix = f"-{instance}" if instance else ""
-        self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}{suffix}", batch=batch)
+        self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}{suffix}", batch=batch,
+                              prefetch=window)
         self._advanced = asyncio.Condition()
         self.lease = Lease(js, f"{projection.name}{suffix}", ttl_s=lease_ttl_s)
         self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
@@ -105,6 +111,9 @@ class ProjectionRunner:
         self._retry_in = FIRST_RETRY_S
         self._nc = nc
         self._supersession_poll_s = supersession_poll_s
+        self._announce = announce  # tells readers in other processes how far it has applied
+        self._window = max(window, 1)
+        self._opening = self._window  # the window now: it opens at one pull after each start and doubles
 
     @property
     def name(self) -> str:
@@ -174,6 +183,10 @@ class ProjectionRunner:
         self.status.applied_seq = self._stored_seq = await unbroken(self._load_checkpoint())
         self._stored_at = time.monotonic()
         await self._feed.start(self.status.applied_seq)
+        # The first windows are what one pull brings, committed as soon as they would be without windows (a
+        # projector restarted often still gets somewhere); the window then doubles up to `window` while the
+        # catch-up lasts, and gathers more than a pull once it exceeds one.
+        self._opening = 1
         self._recovered()  # the database answered and NATS did: a failed write shows again at its retry
         self.status.state = "live" if await self._stream_end() <= self.status.applied_seq else "catching_up"
         while not self.lease.lost.is_set():
@@ -183,6 +196,7 @@ class ProjectionRunner:
                 log.warning("%s; restarting from %d", gap, self.status.applied_seq)
                 await self._feed.start(self.status.applied_seq)
                 continue
+            deliveries += await self._rest_of_window(deliveries)
             fresh = [d for d in deliveries if d.seq > self.status.applied_seq]
             try:
                 if fresh:
@@ -199,6 +213,25 @@ class ProjectionRunner:
             if not deliveries or deliveries[-1].pending == 0:
                 self.status.state = "live"
                 self.status.pending = 0
+
+    async def _rest_of_window(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Far behind the stream's end (catching up, rebuilding), more events than one pull: up to `window` (or
+        what WINDOW_GATHER_S brings) are applied in one transaction, each resident's documents folded in memory
+        and written once per window rather than once per pull. Near the end nothing waits: live events go as
+        they come."""
+        more: list[Delivery] = []
+        until = time.monotonic() + WINDOW_GATHER_S
+        window, self._opening = self._opening, min(self._opening * 2, self._window)
+        while deliveries and (more or deliveries)[-1].pending > 0 and len(deliveries) + len(more) < window \
+                and time.monotonic() < until:
+            try:
+                taken = await self._feed.next_batch(max_wait=1.0, limit=window - len(deliveries) - len(more))
+            except FeedGap:
+                break  # apply what is contiguous; the next pull raises the gap again and restarts the feed
+            if not taken:
+                break
+            more += taken
+        return more
 
     async def _stopped_until_superseded(self, stopped: ProjectionStopped) -> bool:
         """Stays stopped (state `failed`, the error naming the sequence) until an operator supersedes the event;
@@ -353,6 +386,8 @@ class ProjectionRunner:
         self.status.events_applied += count
         async with self._advanced:
             self._advanced.notify_all()
+        if self._announce is not None:
+            await self._announce(self.name, seq)
 
     async def wait_for(self, seq: int, within: float) -> bool:
         """Read-your-writes in one process: True once everything up to `seq` is applied."""
