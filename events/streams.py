@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    KeyValueConfig,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 
 from events.subjects import (
@@ -76,3 +86,21 @@ async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, lease_ttl_s
             await js.create_key_value(
                 KeyValueConfig(bucket=bucket, history=1, ttl=ttl, storage=StorageType.FILE, replicas=replicas)
             )
+
+
+def team_durable_config(team_id: str) -> ConsumerConfig:
+    """Team `team_id`'s own durable on TEAMS (DESIGN §9): created by the front door, never by the team, filtered to
+    the team's subjects, explicit acks so a team system that stops mid-batch gets the rest again."""
+    return ConsumerConfig(durable_name=f"team-{team_id}", name=f"team-{team_id}", filter_subject=f"team.{team_id}.>",
+                          ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=30.0,
+                          max_ack_pending=1000, description=f"frontdoor: the feed of team {team_id}")
+
+
+async def ensure_team_durables(js: JetStreamContext, team_ids: Iterable[str]) -> None:
+    """One durable per team of the directory; teams added since the last start get theirs now. An existing durable
+    is left as it is (its position is the team's)."""
+    for team_id in team_ids:
+        try:
+            await js.consumer_info(TEAMS_STREAM, f"team-{team_id}")
+        except NotFoundError:
+            await js.add_consumer(TEAMS_STREAM, team_durable_config(team_id))

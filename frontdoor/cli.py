@@ -220,6 +220,12 @@ def spec(
     typer.echo(f"wrote {folder / 'openapi.json'} and {folder / 'asyncapi.json'}", err=True)
 
 
+# NATS security (DESIGN §9): nats-config, team-credentials.
+from frontdoor.nats_commands import register as register_nats_commands  # noqa: E402 - after the app exists
+
+register_nats_commands(app)
+
+
 def main() -> None:
     with contextlib.suppress(KeyboardInterrupt):
         app()
