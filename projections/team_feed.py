@@ -100,7 +100,8 @@ def _feed_data_model(cls: type[Event]) -> type[BaseModel]:
     for name, info in cls.model_fields.items():
         if name in optional:
             text = "free text: present only for the team(s) the work is addressed to"
-            fields[name] = (Optional[info.annotation], Field(default=None, description=text))  # noqa: UP045
+            kept = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+            fields[name] = (Optional[kept], Field(default=None, description=text))  # noqa: UP045
         else:
             fields[name] = (info.annotation, info)
     model: type[BaseModel] = create_model(f"{cls.type_name()}FeedData", __config__=ConfigDict(extra="forbid"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from frontdoor.api import flags, health, residents, teams, workflow
+from frontdoor.api import asyncapi_route, flags, health, residents, teams, workflow
 from frontdoor.api.problems import install_problem_handlers
 from frontdoor.services import Services
 
@@ -20,4 +20,5 @@ def create_app(services: Services) -> FastAPI:
     install_problem_handlers(app)
     for module in (health, residents, workflow, flags, teams):
         app.include_router(module.router)
+    app.include_router(asyncapi_route.router)  # GET /asyncapi.json (DESIGN §9)
     return app
