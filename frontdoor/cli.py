@@ -42,6 +42,10 @@ def serve(
     """API + call-handler UI + projections in one process. Starts an embedded nats-server when
     FRONTDOOR_NATS_URL is unset (data under FRONTDOOR_DATA_DIR, default ./var)."""
     settings = load_settings()
+    from frontdoor.nats_commands import port_in_use
+
+    if port_in_use(host, port):  # before NATS and the projections start: one line, not a traceback at the end
+        fail(f"{host}:{port} is in use (is frontdoor already serving this data directory?); choose --port")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_serve(settings, host, port, demo))
 

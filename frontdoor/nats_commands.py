@@ -65,3 +65,15 @@ def team_credentials(
 def register(app: typer.Typer) -> None:
     app.command("nats-config")(nats_config)
     app.command("team-credentials")(team_credentials)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether `serve` could not listen on host:port (a second `serve` of one data directory, usually)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
