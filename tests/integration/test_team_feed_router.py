@@ -16,8 +16,8 @@ from frontdoor.settings import Settings
 from frontdoor.web import create_web_app
 from projections.team_router import TeamFeedRouter
 from tests.integration.conftest import CONTACT, SECRET, auth
-from tests.integration.test_team_nats import feed
 from tests.integration.test_http_workflow import refer, register
+from tests.integration.test_team_nats import feed
 
 
 async def _teams_messages(js: JetStreamContext) -> int:
