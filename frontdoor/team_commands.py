@@ -82,7 +82,7 @@ async def _execute(services: Services, team_id: str, name: str, body: CommandBod
             work = {"assessment_id": body.assessment_id, "status": "completed"}
         case AcceptCommand() | DeclineCommand() | CompleteCommand() | HandoffCommand():
             if isinstance(body, HandoffCommand) and services.teams.get(body.to_team) is None:
-                raise InvalidCommand(f"no team {body.to_team} in the directory", field="to_team")
+                raise InvalidCommand(f"no team {body.to_team} in the directory (see GET /teams)", field="to_team")
             resident_id = await resident_of(services, "referral", body.referral_id)
             command, status = _referral_step(at, team_id, body)
             work = {"referral_id": body.referral_id, "status": status}
