@@ -19,10 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from caseload import Caseload
 from faststream import AckPolicy, FastStream
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
-
-from caseload import Caseload
 
 TEAM_ID = os.environ["TEAM_ID"]
 NATS_URL = os.environ["TEAM_NATS_URL"]
