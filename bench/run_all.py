@@ -30,6 +30,7 @@ from bench import (
     projection_catchup,
     splink_baseline,
     store_append,
+    team_feed,
 )
 from bench.common import Row, table
 
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, Bench] = {
     detector_quality.NAME: lambda quick, _profile: detector_quality.run(quick),
     splink_baseline.NAME: lambda quick, _profile: splink_baseline.run(quick),  # the same city as detector_quality
     detector_throughput.NAME: lambda quick, _profile: detector_throughput.run(quick),
+    team_feed.NAME: lambda quick, _profile: team_feed.run(quick),
 }
 
 
