@@ -218,13 +218,18 @@ def write_config(folder: Path, team_ids: Iterable[str], *, host: str, port: int,
     identities = ensure_identities(folder, team_ids, rotate=rotate)
     _write_private(folder / AUTH_CONF, render_auth(identities))
     # nats-server keeps its files under <store_dir>/jetstream: this puts them in folder/jetstream.
-    _write_private(folder / SERVER_CONF, render_server(host=host, port=port, store_dir=folder))
-    _write_private(folder / FRONTDOOR_URL, url_with(identities[FRONTDOOR_USER], host, port) + "\n")
+    # Absolute: nats-server reads a relative store_dir against its working directory, not the file's.
+    _write_private(folder / SERVER_CONF, render_server(host=host, port=port, store_dir=folder.resolve()))
+    # No newline: the file is the value of FRONTDOOR_NATS_URL, however it is read.
+    _write_private(folder / FRONTDOOR_URL, url_with(identities[FRONTDOOR_USER], host, port))
     return identities
 
 
 def team_url(folder: Path, team_id: str) -> str:
-    """The NATS URL with `team_id`'s credentials, at the address the front door's own URL names."""
+    """The NATS URL with `team_id`'s credentials, at the address the front door's own URL names. `folder` may also
+    be a data directory: its embedded server keeps the configuration in `nats/` below it."""
+    if not (folder / CREDENTIALS).exists() and (folder / "nats" / CREDENTIALS).exists():
+        folder = folder / "nats"
     identities = load_identities(folder)
     if not identities:
         raise NatsConfigError(f"no generated NATS configuration in {folder} (run `frontdoor nats-config`)")
