@@ -42,8 +42,10 @@ async def command(name: str, body: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+# A pull of n lingers until n messages or the timeout: a short timeout keeps a quiet feed prompt (within 0.25 s),
+# and a busy one still comes 50 at a time.
 @broker.subscriber(f"team.{TEAM_ID}.>", durable=f"team-{TEAM_ID}", stream=JStream(name="TEAMS", declare=False),
-                   pull_sub=PullSub(batch_size=100, timeout=1.0), inbox_prefix=f"{INBOX}.".encode(),
+                   pull_sub=PullSub(batch_size=50, timeout=0.25), inbox_prefix=f"{INBOX}.".encode(),
                    ack_policy=AckPolicy.MANUAL)
 async def on_feed(message: dict[str, Any], raw: NatsMessage) -> None:
     source_seq = int(raw.headers["Frontdoor-Source-Seq"])
