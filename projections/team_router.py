@@ -22,12 +22,17 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.catalogue import (
+    AssessmentCompleted,
     AssessmentStarted,
     CareCoordinatorAssigned,
     ConsentRecorded,
     Event,
+    ReferralAccepted,
+    ReferralCompleted,
+    ReferralDeclined,
     ReferralHandedOff,
     ReferralMade,
+    ReferralWithdrawn,
 )
 from events.codec import MSG_ID_HEADER, TYPE_HEADER
 from events.envelope import RecordedEvent
@@ -43,13 +48,16 @@ TeamInfo = Callable[[str], tuple[str | None, str | None]]
 
 
 def addressed_to(event: Event) -> set[str]:
-    """Teams the event is addressed to: they receive it whatever else is true."""
+    """Teams the event is addressed to: they receive it whatever else is true (consent refused or withdrawn
+    included: it is their work, and they must know it was made, withdrawn or handed on)."""
     match event:
         case ReferralMade():
             return {event.to_team}
         case ReferralHandedOff():
             return {event.from_team, event.to_team}
-        case AssessmentStarted():
+        case ReferralAccepted() | ReferralDeclined() | ReferralCompleted() | ReferralWithdrawn():
+            return {event.team} if event.team else set()
+        case AssessmentStarted() | AssessmentCompleted():
             return {event.team}
         case CareCoordinatorAssigned():
             return {event.team_id}

@@ -109,3 +109,15 @@ async def wait_until(check: Callable[[], object], *, within: float = 15.0, what:
 
 def subjects_of(errors: Sequence[str]) -> list[str]:
     return [e.rsplit(" ", 1)[-1].strip('"') for e in errors]
+
+
+async def settled(services: Services) -> None:
+    """Until nothing more comes of what was written: the detector (the one projection that appends) and the team
+    router have applied everything in CARE."""
+    while True:
+        last = await services.store.last_seq()
+        for projection in ("duplicate_detector", "team_router"):
+            ok, _ = await services.wait_for(projection, last)
+            assert ok, f"{projection} did not reach {last}"
+        if await services.store.last_seq() == last:
+            return

@@ -86,6 +86,7 @@ async def _settled(services: Services) -> None:
     while True:
         last = await services.store.last_seq()
         await wait_until(lambda at=last: _router_at(services, at), within=180, what="the router catching up")
+        await wait_until(lambda at=last: _detector_at(services, at), within=180, what="the detector catching up")
         if await services.store.last_seq() == last:
             return
 
@@ -139,6 +140,12 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+async def _detector_at(services: Services, seq: int) -> bool:
+    """The detector is the one projection that appends: once it is at `seq`, nothing new comes of those events."""
+    ok, _ = await services.wait_for("duplicate_detector", seq)
+    return ok
 
 
 async def _router_at(services: Services, seq: int) -> bool:

@@ -29,7 +29,7 @@ async def _settled(services: Services) -> int:
     while True:
         last = await services.store.last_seq()
         assert (await services.wait_for("team_router", last))[0]
-        assert (await services.wait_for("flags", last))[0]
+        assert (await services.wait_for("duplicate_detector", last))[0]  # the one projection that appends
         if await services.store.last_seq() == last:
             return last
 
@@ -85,12 +85,17 @@ async def test_after_consent_is_withdrawn_a_team_still_gets_work_addressed_to_it
     await client.post(f"/residents/{rid}/contacts", json=CONTACT)  # seen: involved, consent granted
     await client.post(f"/residents/{rid}/consent", json={"decision": "withdrawn", "basis": "verbal"})
     await client.post(f"/residents/{rid}/contacts", json=CONTACT | {"summary": "after the withdrawal"})
-    await refer(client, rid, to_team="ot-central", need="housing", reason="addressed to it after the withdrawal")
+    later = await refer(client, rid, to_team="ot-central", need="housing",
+                        reason="addressed to it after the withdrawal")
     started = await client.post(f"/residents/{rid}/assessments", json={"kind": "falls"},
                                 headers=auth("team", "ot-central", sub="ot-worker"))
     assert started.status_code == 201, started.text
-    ot = await feed(services, "ot-central", expect=5)
+    accepted = await client.post(f"/referrals/{later['referral_id']}/accept",
+                                 headers=auth("team", "ot-central", sub="ot-worker"))
+    assert accepted.status_code == 200, accepted.text
+    await refer(client, rid, to_team="dn-central", need="long-term condition")  # another team's work
+    ot = await feed(services, "ot-central", expect=6)
     assert [h["Frontdoor-Type"] for _, h, _ in ot] == [
-        "ReferralMade", "ConsentRecorded", "ContactRecorded", "ReferralMade", "AssessmentStarted"]
+        "ReferralMade", "ConsentRecorded", "ContactRecorded", "ReferralMade", "AssessmentStarted", "ReferralAccepted"]
     assert "after the withdrawal" not in str([body for _, _, body in ot[:3]])
     assert ot[3][2]["data"]["reason"] == "addressed to it after the withdrawal"
