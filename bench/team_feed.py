@@ -158,21 +158,27 @@ async def _http_latency(http: httpx.AsyncClient, team: NATS, residents: list[str
     consumer = asyncio.create_task(_pull(team.jetstream(prefix=TEAM_API_PREFIX), f"team.{TEAM}.>", f"team-{TEAM}",
                                          "TEAMS", sent, latencies, count, "summary"))
     posts = []
+    failed: list[str] = []
 
     async def post(i: int) -> None:
         marker = f"bench-{i}"
         sent[marker] = time.monotonic()
-        response = await http.post(f"/residents/{residents[i % len(residents)]}/contacts", json={
-            "channel": "phone", "caller": {"relationship": "self"}, "needs": [], "summary": marker,
-            "outcome": "advice"})
-        response.raise_for_status()
+        try:
+            response = await http.post(f"/residents/{residents[i % len(residents)]}/contacts", json={
+                "channel": "phone", "caller": {"relationship": "self"}, "needs": [], "summary": marker,
+                "outcome": "advice"})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:  # an overloaded machine: counted, not fatal
+            failed.append(f"{marker}: {exc!r}")
 
     started = time.monotonic()
     for i in range(count):
         await asyncio.sleep(max(0.0, started + i / RATE - time.monotonic()))
         posts.append(asyncio.create_task(post(i)))
     await asyncio.gather(*posts)
-    achieved = count / (time.monotonic() - started)
+    achieved = (count - len(failed)) / (time.monotonic() - started)
+    if failed:
+        print(f"team_feed: {len(failed)} contacts failed, e.g. {failed[0]}", flush=True)
     await consumer
     return latencies, achieved
 

@@ -119,3 +119,35 @@ def test_a_second_serve_on_one_data_directory_joins_or_refuses_in_one_line(tmp_p
         assert "Traceback" not in err and "NoServersError" not in err, err[-2000:]
     finally:
         _stop(first)
+
+
+async def test_a_data_directory_from_before_authentication_keeps_its_events(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from events.catalogue import ResidentRegistered
+    from events.codec import wrap
+    from events.envelope import Actor
+    from events.ids import uuid7
+    from events.store import JetStreamEventStore
+    from events.streams import ensure_streams
+    from frontdoor.embedded_nats import EmbeddedNats
+
+    old = EmbeddedNats(tmp_path / "data" / "nats").start()  # as `make run` ran it before: open, global account
+    try:
+        client = await nats.connect(old.url)
+        js = client.jetstream()
+        await ensure_streams(js)
+        rid = uuid7()
+        person = ResidentRegistered(given_name="Ada", family_name="Lovelace", date_of_birth=date(1940, 12, 10),
+                                    postcode="SO14 7LY")
+        await JetStreamEventStore(client, js).append(rid, [wrap(
+            person, event_id=uuid7(), resident_id=rid, actor=Actor(id="t", role="call_handler"),
+            occurred_at=datetime.now(UTC), correlation_id="c")], expected_seq=0)
+        await client.close()
+    finally:
+        old.stop()
+    services = await start_services(_settings(tmp_path), run_projections=False)
+    try:
+        assert [e.resident_id for e in await services.store.read_resident(rid)] == [rid]
+    finally:
+        await stop_services(services)
