@@ -11,6 +11,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.aio.client import Client as NATS
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frontdoor.bootstrap import start_services, stop_services
 from frontdoor.embedded_nats import EmbeddedNats, free_port
@@ -48,8 +49,9 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredNats]:
 
 
 @pytest.fixture
-async def frontdoor(secured: SecuredNats, tmp_path: Path) -> AsyncIterator[Services]:
-    """The app on the secured server, with a fresh CARE, TEAMS and AUDIT (and the team durables made again)."""
+async def frontdoor(secured: SecuredNats, engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Services]:
+    """The app on the secured server, with a fresh CARE, TEAMS and AUDIT (and the team durables made again), and a
+    fresh read-model database (`engine` wipes it)."""
     client = await nats.connect(secured.frontdoor_url)
     js = client.jetstream()
     for info in await js.streams_info():
