@@ -25,13 +25,14 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 
 TEAM_ID = os.environ["TEAM_ID"]
 NATS_URL = os.environ["TEAM_NATS_URL"]
-CASELOAD = Path(os.environ.get("CASELOAD_DB", f"caseload-{TEAM_ID}.db"))
+CASELOAD = Path(os.environ.get("CASELOAD_DB", f"var/caseload-{TEAM_ID}.db"))  # beside `make run`'s data
 INBOX = f"_INBOX_{TEAM_ID}"
 API_PREFIX = "frontdoor.api"
 log = logging.getLogger("team_system")
 
 broker = NatsBroker(NATS_URL, inbox_prefix=INBOX, js_options={"prefix": API_PREFIX}, name=f"team-{TEAM_ID}")
 app = FastStream(broker)
+CASELOAD.parent.mkdir(parents=True, exist_ok=True)
 caseload = Caseload(CASELOAD)
 
 
