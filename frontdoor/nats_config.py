@@ -15,8 +15,10 @@ What each team account imports from FRONTDOOR (the account holding the streams),
 - `cmd.<id>.>`: its own commands, answered by the front door (request-reply).
 The durable is created by the front door (filter `team.<id>.>`): a team can create no consumer at all.
 
-Replies reach a team on its inbox prefix `_INBOX_<id>`, the only subjects it may subscribe to: a team client
-connects with that inbox prefix (nats-py `inbox_prefix=`, FastStream `NatsBroker(inbox_prefix=…)`).
+Replies reach a team on its inboxes, the only subjects it may subscribe to: `_INBOX_<id>.>` (the prefix we advise:
+nats-py `inbox_prefix=`, FastStream `NatsBroker(inbox_prefix=…)`) or the default `_INBOX.>`, harmless in an account
+of its own. The JetStream API prefix `frontdoor.api` is required: the team account's own `$JS.API.>` answers
+"JetStream not enabled for account" before any import could.
 
 Passwords are random (`secrets.token_urlsafe`) and kept in `credentials.json` (mode 0600) beside the config, which
 is what `frontdoor team-credentials` reads. The configuration itself holds only bcrypt hashes, so `auth.conf` can
@@ -63,6 +65,12 @@ def team_durable(team_id: str) -> str:
 
 def team_inbox_prefix(team_id: str) -> str:
     return f"_INBOX_{team_id}"
+
+
+def team_inboxes(team_id: str) -> list[str]:
+    """What a team may subscribe to: replies and pulled messages. The plain `_INBOX.>` too: in an account of its own
+    nobody else's replies pass there, and a client with default settings can then send commands."""
+    return [f"{team_inbox_prefix(team_id)}.>", "_INBOX.>"]
 
 
 # The JetStream API prefix a team client sets (nats-py `nc.jetstream(prefix=…)`, FastStream
@@ -186,7 +194,7 @@ def render_auth(identities: dict[str, Identity]) -> str:
             f"  {_quoted(team_account(team_id))}: {{",
             f"    users: [ {{ user: {_quoted(team_id)}, password: {_quoted(identity.bcrypt_hash)},",
             f"      permissions: {{ publish: {{ allow: {_list(local for _, local in team_imports(team_id))} }},",
-            f"                     subscribe: {{ allow: {_list([team_inbox_prefix(team_id) + '.>'])} }} }} }} ]",
+            f"                     subscribe: {{ allow: {_list(team_inboxes(team_id))} }} }} }} ]",
             "    imports: [",
             *imported,
             "    ]",

@@ -6,7 +6,7 @@
 It reads the team's own durable feed (`team-<team_id>` on TEAMS), keeps a local caseload in SQLite, accepts every
 new referral addressed to the team, and completes one when asked. What a team client must set, because its NATS
 account holds only its own feed and commands:
-- the inbox prefix `_INBOX_<team_id>` (the only subjects it may subscribe to: where replies and pulls arrive);
+- the inbox prefix `_INBOX_<team_id>` (where replies and pulls arrive; the default `_INBOX` is allowed too);
 - the JetStream API prefix `frontdoor.api` (its account has no JetStream of its own; the front door answers).
 """
 

@@ -9,6 +9,7 @@ import nats
 import orjson
 import pytest
 
+from frontdoor.nats_config import team_url
 from frontdoor.services import Services
 from frontdoor.web import create_web_app
 from tests.integration.conftest import auth
@@ -18,7 +19,7 @@ __all__ = ["frontdoor", "secured"]  # the fixtures
 A, B = "ot-central", "dn-central"
 
 REFUSED_SUBSCRIPTIONS = [f"team.{B}.>", "team.>", "care.>", "audit.>", "$KV.NHS_NUMBERS.>", "cmd.>",
-                         "$JS.ACK.TEAMS.>", "_INBOX.>", f"_INBOX_{B}.>", ">"]
+                         "$JS.ACK.TEAMS.>", f"_INBOX_{B}.>", "*.>", ">", "$JS.API.>", "frontdoor.>"]
 REFUSED_PUBLISHES = [
     f"$JS.API.CONSUMER.CREATE.TEAMS.peek.team.{B}.>",      # a consumer on TEAMS filtered to B
     "$JS.API.CONSUMER.CREATE.TEAMS.peek",                   # unfiltered
@@ -122,6 +123,14 @@ async def test_a_team_reads_acks_and_acts_on_its_own_work(secured: SecuredNats, 
         assert a.errors == []
     finally:
         await a.nc.close()
+    # A client with default settings (inbox _INBOX.) can send commands too: in A's own account that inbox is A's.
+    plain = await nats.connect(team_url(secured.folder, A))
+    try:
+        reply = await plain.request(f"cmd.{A}.accept", orjson.dumps({"referral_id": referral["referral_id"]}),
+                                    timeout=10)
+        assert orjson.loads(reply.data)["status"] == 409  # accepted already: the answer reached it
+    finally:
+        await plain.close()
 
 
 async def _acked(services: Services) -> bool:

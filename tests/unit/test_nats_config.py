@@ -26,7 +26,7 @@ def test_each_team_gets_an_account_that_imports_only_its_own_durable_and_command
     auth = (tmp_path / AUTH_CONF).read_text()
     ot = auth[auth.index('"TEAM_ot-central": {'):auth.index('"TEAM_dn-central": {')]
     assert "dn-central" not in ot
-    assert re.findall(r'subscribe: \{ allow: (\[.*?\]) \}', ot) == ['["_INBOX_ot-central.>"]']
+    assert re.findall(r'subscribe: \{ allow: (\[.*?\]) \}', ot) == ['["_INBOX_ot-central.>", "_INBOX.>"]']
     allowed = json.loads(re.findall(r'publish: \{ allow: (\[.*?\]) \}', ot)[0])
     assert allowed == ["frontdoor.api.CONSUMER.INFO.TEAMS.team-ot-central",
                        "frontdoor.api.CONSUMER.MSG.NEXT.TEAMS.team-ot-central",
