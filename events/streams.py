@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from nats.js import JetStreamContext
@@ -98,9 +99,13 @@ def team_durable_config(team_id: str) -> ConsumerConfig:
 
 async def ensure_team_durables(js: JetStreamContext, team_ids: Iterable[str]) -> None:
     """One durable per team of the directory; teams added since the last start get theirs now. An existing durable
-    is left as it is (its position is the team's)."""
-    for team_id in team_ids:
-        try:
-            await js.consumer_info(TEAMS_STREAM, f"team-{team_id}")
-        except NotFoundError:
-            await js.add_consumer(TEAMS_STREAM, team_durable_config(team_id))
+    is left as it is (its position is the team's). One listing, not a look-up per team: every process pays this at
+    start, and a slower start made a projector's first seconds count for less."""
+    existing: set[str] = set()
+    while True:  # the server lists 256 consumers a page
+        page = await js.consumers_info(TEAMS_STREAM, offset=len(existing))
+        existing |= {info.name for info in page}
+        if len(page) < 256:
+            break
+    missing = [team_id for team_id in team_ids if f"team-{team_id}" not in existing]
+    await asyncio.gather(*(js.add_consumer(TEAMS_STREAM, team_durable_config(team_id)) for team_id in missing))
