@@ -31,6 +31,7 @@ from bench import (
     projection_catchup,
     splink_baseline,
     store_append,
+    team_feed,
     ui_render,
 )
 from bench.common import Row, table
@@ -48,6 +49,7 @@ BENCHMARKS: dict[str, Bench] = {
     detector_throughput.NAME: lambda quick, _profile: detector_throughput.run(quick),
     analyst_replay.NAME: lambda quick, _profile: analyst_replay.run(quick),
     ui_render.NAME: lambda quick, _profile: ui_render.run(quick),
+    team_feed.NAME: lambda quick, _profile: team_feed.run(quick),
 }
 
 

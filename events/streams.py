@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 
 import nats.errors
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    KeyValueConfig,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 
 from events.subjects import (
@@ -119,3 +128,25 @@ async def ensure_streams_when_ready(js: JetStreamContext, *, replicas: int = 1, 
             if said:
                 log.info("JetStream ready: streams and buckets in place after %.1f s", time.monotonic() - started)
             return
+
+
+def team_durable_config(team_id: str) -> ConsumerConfig:
+    """Team `team_id`'s own durable on TEAMS (DESIGN §9): created by the front door, never by the team, filtered to
+    the team's subjects, explicit acks so a team system that stops mid-batch gets the rest again."""
+    return ConsumerConfig(durable_name=f"team-{team_id}", name=f"team-{team_id}", filter_subject=f"team.{team_id}.>",
+                          ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=30.0,
+                          max_ack_pending=1000, description=f"frontdoor: the feed of team {team_id}")
+
+
+async def ensure_team_durables(js: JetStreamContext, team_ids: Iterable[str]) -> None:
+    """One durable per team of the directory; teams added since the last start get theirs now. An existing durable
+    is left as it is (its position is the team's). One listing, not a look-up per team: every process pays this at
+    start, and a slower start made a projector's first seconds count for less."""
+    existing: set[str] = set()
+    while True:  # the server lists 256 consumers a page
+        page = await js.consumers_info(TEAMS_STREAM, offset=len(existing))
+        existing |= {info.name for info in page}
+        if len(page) < 256:
+            break
+    missing = [team_id for team_id in team_ids if f"team-{team_id}" not in existing]
+    await asyncio.gather(*(js.add_consumer(TEAMS_STREAM, team_durable_config(team_id)) for team_id in missing))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import nats
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.claims import NhsNumberClaims
 from events.store import JetStreamEventStore
-from events.streams import ensure_streams_when_ready
+from events.streams import ensure_streams_when_ready, ensure_team_durables
 from events.subjects import CARE_STREAM, IDEMPOTENCY_BUCKET
 from frontdoor.audit import AuditLog
 from frontdoor.embedded_nats import EmbeddedNats, shared_server
@@ -58,17 +58,17 @@ def all_projections(services: Services) -> list[Projection]:
             AuditProjection()]
 
 
-async def connect_nats(settings: Settings) -> tuple[NATS, EmbeddedNats | None]:
+async def connect_nats(settings: Settings, team_ids: Iterable[str] = ()) -> tuple[NATS, EmbeddedNats | None]:
     embedded = None
     url = settings.nats_url
     if not url:
         # Started from this thread, not a worker thread: the child is tied to the thread that made it
         # (PR_SET_PDEATHSIG), and a pool thread may end before the process does. It is ready in ~0.1 s.
-        url, embedded = shared_server(settings.resolved_data_dir() / "nats")
+        url, embedded = shared_server(settings.resolved_data_dir() / "nats", team_ids=team_ids)
         if embedded is not None:
-            log.info("embedded nats-server on %s (data in %s)", url, embedded.store_dir)
+            log.info("embedded nats-server on %s (data in %s)", embedded.url, embedded.store_dir)
         else:
-            log.info("using the nats-server another frontdoor process runs for this data directory: %s", url)
+            log.info("using the nats-server another frontdoor process runs for this data directory")
     servers = [u.strip() for u in url.split(",") if u.strip()]
     nc = await nats.connect(servers=servers, max_reconnect_attempts=-1, name="frontdoor")
     return nc, embedded
@@ -77,9 +77,10 @@ async def connect_nats(settings: Settings) -> tuple[NATS, EmbeddedNats | None]:
 async def start_services(settings: Settings, *, run_projections: bool, serve_team_commands: bool = False,
                          ) -> Services:
     teams = load_teams(settings.teams_file)
-    nc, embedded = await connect_nats(settings)
+    nc, embedded = await connect_nats(settings, [t.id for t in teams.teams])
     js = nc.jetstream()
     await ensure_streams_when_ready(js, replicas=settings.stream_replicas, lease_ttl_s=settings.lease_ttl_s)
+    await ensure_team_durables(js, [t.id for t in teams.teams])
     engine = create_engine(settings.resolved_database_url())
     await create_tables(engine, metadata)  # several processes may start at once (issue 14)
     store = JetStreamEventStore(nc, js)
@@ -102,14 +103,16 @@ async def start_services(settings: Settings, *, run_projections: bool, serve_tea
     if run_projections:
         start_projections(services)
     if serve_team_commands:
-        services.broker = team_command_broker(services, nats_servers(settings, embedded))
+        services.broker = team_command_broker(services, nats_servers(nc))
         await services.broker.start()
     return services
 
 
-def nats_servers(settings: Settings, embedded: EmbeddedNats | None) -> list[str]:
-    url = embedded.url if embedded is not None else settings.nats_url or ""
-    return [u.strip() for u in url.split(",") if u.strip()]
+def nats_servers(nc: NATS) -> list[str]:
+    """The servers (with credentials) this process connected to: also right when another process owns the
+    embedded server, where FRONTDOOR_NATS_URL is unset (a second `serve` got NoServersError from an empty list)."""
+    discovered = {u.geturl() for u in nc.discovered_servers}
+    return [u.geturl() for u in nc.servers if u.geturl() not in discovered]
 
 
 def projection_runners(services: Services, *, engine: AsyncEngine | None = None,

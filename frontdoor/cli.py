@@ -43,6 +43,10 @@ def serve(
     """API + call-handler UI, with the projections in a child process it starts and stops. Starts an embedded
     nats-server when FRONTDOOR_NATS_URL is unset (data under FRONTDOOR_DATA_DIR, default ./var)."""
     settings = load_settings()
+    from frontdoor.nats_commands import port_in_use
+
+    if port_in_use(host, port):  # before NATS and the projections start: one line, not a traceback at the end
+        fail(f"{host}:{port} is in use (is frontdoor already serving this data directory?); choose --port")
     configure_logging(settings.log_format)
     from frontdoor import http_server
 
@@ -56,7 +60,7 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
 
     # The projections run in a child process (`frontdoor project`): this loop serves only requests.
     services = await start_services(settings, run_projections=False, serve_team_commands=True)
-    projector = ProjectorProcess(settings, ",".join(nats_servers(settings, services.embedded)))
+    projector = ProjectorProcess(settings, ",".join(nats_servers(services.nc)))
     try:
         projector.start()
         if demo:
@@ -251,6 +255,10 @@ _register_analyst_commands(app)
 # Backup and restore of the streams (issue 14).
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
+# NATS security (DESIGN §9): nats-config, team-credentials.
+from frontdoor.nats_commands import register as register_nats_commands  # noqa: E402 - after the app exists
+
+register_nats_commands(app)
 
 
 def main() -> None:

@@ -7,6 +7,10 @@ One data directory, one server: while `frontdoor serve` runs, `frontdoor demo-ci
 the same FRONTDOOR_DATA_DIR connects to that server instead of starting a second one on the same files (which
 wrote the city where the running service never saw it). The owner holds a lock on `nats.lock` beside the store
 for as long as it lives, and writes its address to `nats.url`.
+
+Authentication is on (DESIGN §9): the owner (re)writes the configuration of `frontdoor nats-config` into the store
+directory on every start (stored passwords kept, new teams of the directory added) and runs the server with it;
+every process of the data directory connects as the front door with the password in `credentials.json` there.
 """
 
 from __future__ import annotations
@@ -21,8 +25,18 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+
+from frontdoor.nats_config import (
+    FRONTDOOR_ACCOUNT,
+    FRONTDOOR_USER,
+    SERVER_CONF,
+    load_identities,
+    url_with,
+    write_config,
+)
 
 
 class EmbeddedNatsError(RuntimeError):
@@ -60,10 +74,13 @@ def free_port() -> int:
 class EmbeddedNats:
     """A nats-server child process with JetStream and file storage under `store_dir`."""
 
-    def __init__(self, store_dir: Path, *, port: int | None = None, ready_timeout: float = 20.0) -> None:
+    def __init__(self, store_dir: Path, *, port: int | None = None, ready_timeout: float = 20.0,
+                 config: Path | None = None) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
         self.ready_timeout = ready_timeout
+        self.config = config  # a generated nats-server.conf (authentication on); None: open, for tests and benches
+        self.client_url = self.url  # what a client of the front door connects with (credentials when config)
         self._process: subprocess.Popen[bytes] | None = None
         self._owner_lock: int | None = None  # the data directory's lock, when this server is its one server
 
@@ -74,15 +91,18 @@ class EmbeddedNats:
     def start(self) -> EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - the child keeps it open
-        args = [
-            str(nats_server_binary()),
-            "-a", "127.0.0.1",
-            "-p", str(self.port),
-            "-js",
-            "-sd", str(self.store_dir),
-            "--http_port", "0",
-            "-l", str(self.store_dir / "nats-server.log"),
-        ]
+        if self.config is not None:  # address, JetStream and accounts all come from the file
+            args = [str(nats_server_binary()), "-c", str(self.config), "-l", str(self.store_dir / "nats-server.log")]
+        else:
+            args = [
+                str(nats_server_binary()),
+                "-a", "127.0.0.1",
+                "-p", str(self.port),
+                "-js",
+                "-sd", str(self.store_dir),
+                "--http_port", "0",
+                "-l", str(self.store_dir / "nats-server.log"),
+            ]
         self._process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True,
                                          preexec_fn=_die_with_parent)
         log.close()
@@ -143,20 +163,25 @@ def _url_file(store_dir: Path) -> Path:
     return store_dir.parent / "nats.url"
 
 
-def shared_server(store_dir: Path, *, wait_s: float = 20.0) -> tuple[str, EmbeddedNats | None]:
-    """The address of this data directory's server: the one another process already runs (then None: not ours to
-    stop), or a new one this process now owns."""
+def shared_server(store_dir: Path, *, team_ids: Iterable[str] = (), wait_s: float = 20.0,
+                  ) -> tuple[str, EmbeddedNats | None]:
+    """The front door's URL (with its credentials) for this data directory's server: the one another process
+    already runs (then None: not ours to stop), or a new one this process now owns."""
     store_dir.parent.mkdir(parents=True, exist_ok=True)
     lock = os.open(store_dir.parent / "nats.lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(lock)
-        return _owners_url(store_dir, wait_s), None
+        return _with_credentials(store_dir, _owners_url(store_dir, wait_s)), None
     try:
         with contextlib.suppress(FileNotFoundError):
             _url_file(store_dir).unlink()  # left by an owner that was killed
-        server = EmbeddedNats(store_dir)
+        port = free_port()
+        identities = write_config(store_dir, team_ids, host="127.0.0.1", port=port)
+        _adopt_open_data(store_dir)
+        server = EmbeddedNats(store_dir, port=port, config=store_dir / SERVER_CONF)
+        server.client_url = url_with(identities[FRONTDOOR_USER], "127.0.0.1", port)
         server._owner_lock = lock
         server.start()
     except BaseException:
@@ -165,7 +190,26 @@ def shared_server(store_dir: Path, *, wait_s: float = 20.0) -> tuple[str, Embedd
     temporary = _url_file(store_dir).with_suffix(".tmp")
     temporary.write_text(server.url)
     temporary.replace(_url_file(store_dir))  # whole or not at all: a reader never sees half an address
-    return server.url, server
+    return server.client_url, server
+
+
+def _with_credentials(store_dir: Path, address: str) -> str:
+    """The owner's address (nats.url holds no secret) with the front door's password from the data directory."""
+    identity = load_identities(store_dir).get(FRONTDOOR_USER)
+    if identity is None:
+        raise EmbeddedNatsError(f"no NATS credentials in {store_dir}: the process serving this data directory is "
+                                "older than this one; restart it")
+    host, _, port = address.removeprefix("nats://").rpartition(":")
+    return url_with(identity, host, int(port))
+
+
+def _adopt_open_data(store_dir: Path) -> None:
+    """A data directory from before authentication keeps its streams under the global account `$G`; with accounts
+    on they belong to FRONTDOOR. Moved once, before the server starts, so an existing city is not left behind."""
+    jetstream = store_dir / "jetstream"
+    old, new = jetstream / "$G", jetstream / FRONTDOOR_ACCOUNT
+    if old.is_dir() and not new.exists():
+        old.rename(new)
 
 
 def _owners_url(store_dir: Path, wait_s: float) -> str:

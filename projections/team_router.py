@@ -1,8 +1,12 @@
 """The team feed router (DESIGN §1, §3): republishes to `team.<team_id>.<EventType>` on the TEAMS stream only what
 that team may see: work addressed to it, and updates on residents it is involved with and has consent for.
 
-`Nats-Msg-Id` is `<source seq>:<team>`, so a redelivery is deduplicated by the server; and like the detector, a
-rebuild republishes nothing it has already published (a high-water mark kept beside the checkpoint).
+`Nats-Msg-Id` is `<source seq>:<team>`, so a redelivery is deduplicated by the server. What has already been
+published is read from TEAMS itself, not from the read-model database: the last message's `Frontdoor-Source-Seq`.
+A rebuild into a second, empty database (whose checkpoint row says nothing has been published) therefore
+republishes nothing; a high-water row in the old database did not stop it (16,906 messages became 33,812).
+
+The payload is the minimised feed message of `projections.team_feed` (DESIGN §9, version 1).
 """
 
 from __future__ import annotations
@@ -13,38 +17,47 @@ from typing import Any
 
 import orjson
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.catalogue import (
+    AssessmentCompleted,
     AssessmentStarted,
     CareCoordinatorAssigned,
     ConsentRecorded,
     Event,
+    ReferralAccepted,
+    ReferralCompleted,
+    ReferralDeclined,
     ReferralHandedOff,
     ReferralMade,
+    ReferralWithdrawn,
 )
 from events.codec import MSG_ID_HEADER, TYPE_HEADER
 from events.envelope import RecordedEvent
-from events.subjects import team_subject
-from projections.checkpoints import load_checkpoint, save_checkpoint
+from events.subjects import TEAM_SUBJECTS, TEAMS_STREAM, team_subject
 from projections.consent import may_see
 from projections.tables import router_residents
+from projections.team_feed import feed_message
 from projections.upsert import upsert
 
-PUBLISHED = "team_router.published"
+SOURCE_SEQ_HEADER = "Frontdoor-Source-Seq"
 # Organisation and sector of a team, for consents scoped to them: handed in by the composition root.
 TeamInfo = Callable[[str], tuple[str | None, str | None]]
 
 
 def addressed_to(event: Event) -> set[str]:
-    """Teams the event is addressed to: they receive it whatever else is true."""
+    """Teams the event is addressed to: they receive it whatever else is true (consent refused or withdrawn
+    included: it is their work, and they must know it was made, withdrawn or handed on)."""
     match event:
         case ReferralMade():
             return {event.to_team}
         case ReferralHandedOff():
             return {event.from_team, event.to_team}
-        case AssessmentStarted():
+        case ReferralAccepted() | ReferralDeclined() | ReferralCompleted() | ReferralWithdrawn():
+            return {event.team} if event.team else set()
+        case AssessmentStarted() | AssessmentCompleted():
             return {event.team}
         case CareCoordinatorAssigned():
             return {event.team_id}
@@ -60,9 +73,14 @@ class TeamFeedRouter:
         self._js = js
         self._team_info = team_info
         self.published = 0
+        # After a failed publish, later messages of that batch may have landed while an earlier one did not: the
+        # retry then republishes the whole batch (Nats-Msg-Id absorbs the repeats) instead of trusting TEAMS.
+        self._unsure_from: int | None = None
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
-        published_up_to = await load_checkpoint(conn, PUBLISHED)
+        published_up_to = await published_source_seq(self._js)
+        if self._unsure_from is not None:
+            published_up_to = min(published_up_to, self._unsure_from - 1)
         state = await _load(conn, {e.resident_id for e in batch})
         sends: list[tuple[str, bytes, dict[str, str]]] = []
         for recorded in batch:
@@ -75,25 +93,40 @@ class TeamFeedRouter:
             if recorded.seq <= published_up_to:
                 continue
             recipients = addressed | {t for t in resident["teams"] if self._may_see(resident, t)}
-            payload = recorded.envelope.model_dump_json().encode()
             for team in sorted(recipients):
                 headers = {MSG_ID_HEADER: f"{recorded.seq}:{team}", TYPE_HEADER: recorded.type,
-                           "Content-Type": "application/json", "Frontdoor-Source-Seq": str(recorded.seq)}
+                           "Content-Type": "application/json", SOURCE_SEQ_HEADER: str(recorded.seq)}
+                payload = orjson.dumps(feed_message(recorded.envelope, event, team))
                 sends.append((team_subject(team, recorded.type), payload, headers))
         # Published before the checkpoint commits: a crash in between republishes, which Nats-Msg-Id absorbs.
-        await asyncio.gather(*(self._js.publish(subject, payload, headers=headers, timeout=10)
-                               for subject, payload, headers in sends))
+        # Sent in stream order on one connection, so TEAMS holds a prefix of them and its last message tells
+        # how far publishing got.
+        try:
+            await asyncio.gather(*(self._js.publish(subject, payload, headers=headers, timeout=10)
+                                   for subject, payload, headers in sends))
+        except BaseException:
+            self._unsure_from = batch[0].seq if self._unsure_from is None else min(self._unsure_from, batch[0].seq)
+            raise
+        if self._unsure_from is not None and batch[-1].seq >= self._unsure_from:
+            self._unsure_from = None
         self.published += len(sends)
         await upsert(conn, router_residents, [
             {"resident_id": rid, "teams": orjson.dumps(r["teams"]).decode(),
              "consent": orjson.dumps(r["consent"]).decode() if r["consent"] else None}
             for rid, r in state.items()], key=["resident_id"])
-        if batch[-1].seq > published_up_to:
-            await save_checkpoint(conn, PUBLISHED, batch[-1].seq)
 
     def _may_see(self, resident: dict[str, Any], team: str) -> bool:
         organisation, sector = self._team_info(team)
         return may_see(resident["teams"], resident["consent"], team, organisation=organisation, sector=sector)
+
+
+async def published_source_seq(js: JetStreamContext) -> int:
+    """The CARE sequence of the last event published to any team: the last TEAMS message's source header."""
+    try:
+        last = await js.get_last_msg(TEAMS_STREAM, TEAM_SUBJECTS, direct=True)
+    except NotFoundError:
+        return 0  # nothing published yet
+    return int((last.headers or {}).get(SOURCE_SEQ_HEADER, 0))
 
 
 async def _load(conn: AsyncConnection, resident_ids: set[str]) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import nats
-import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -64,9 +63,6 @@ async def test_backup_restore_into_a_fresh_server_and_rebuild_gives_identical_st
     assert after_rebuild[CARE_STREAM] == originals[CARE_STREAM]  # the rebuild emitted nothing (no flag twice)
 
 
-@pytest.mark.xfail(strict=True, reason="reported to the lead: the team router keeps its high-water mark only in the "
-                                       "read-model database, so a rebuild into a fresh database after a restore "
-                                       "publishes every team feed message again (projections/team_router.py)")
 async def test_a_rebuild_after_a_restore_publishes_nothing_to_the_team_feeds_again(
         nats_server: EmbeddedNats, js: JetStreamContext, tmp_path: Path) -> None:
     originals, after_rebuild = await restore_drill(nats_server, js, tmp_path)

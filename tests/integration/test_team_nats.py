@@ -69,7 +69,7 @@ async def test_a_team_receives_its_work_and_acts_on_it_over_nats(client: httpx.A
                                                                 "outcome": "done"})
     assert other["status"] == 403
     bad = await command(services, "cmd.ot-central.handoff", {"referral_id": referral["referral_id"], "to": "x"})
-    assert bad["status"] == 422 and bad["errors"][0]["field"] == "to"
+    assert bad["status"] == 422 and "to" in [e["field"] for e in bad["errors"]]
     missing = await command(services, "cmd.ot-central.decline", {"referral_id": referral["referral_id"]})
     assert missing["status"] == 422 and missing["errors"][0]["field"] == "reason"
 

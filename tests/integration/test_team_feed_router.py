@@ -1,0 +1,101 @@
+"""The team feed router against a real nats-server: a rebuild into a second database republishes nothing (what was
+published is read from TEAMS itself), and after consent is withdrawn a team still gets the work addressed to it
+and nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from nats.js import JetStreamContext
+
+from frontdoor.bootstrap import start_services, stop_services
+from frontdoor.embedded_nats import EmbeddedNats
+from frontdoor.services import Services
+from frontdoor.settings import Settings
+from frontdoor.web import create_web_app
+from projections.team_router import TeamFeedRouter
+from tests.integration.conftest import CONTACT, SECRET, auth
+from tests.integration.test_http_workflow import refer, register
+from tests.integration.test_team_nats import feed
+
+
+async def _teams_messages(js: JetStreamContext) -> int:
+    return int((await js.stream_info("TEAMS")).state.messages)
+
+
+async def _settled(services: Services) -> int:
+    """Waits until the router has published everything, including what the detector appended meanwhile."""
+    while True:
+        last = await services.store.last_seq()
+        assert (await services.wait_for("team_router", last))[0]
+        assert (await services.wait_for("duplicate_detector", last))[0]  # the one projection that appends
+        if await services.store.last_seq() == last:
+            return last
+
+
+def _router(services: Services) -> TeamFeedRouter:
+    projection = services.runners["team_router"].projection
+    assert isinstance(projection, TeamFeedRouter)
+    return projection
+
+
+async def test_a_rebuild_into_a_second_database_republishes_nothing(client: httpx.AsyncClient, services: Services,
+                                                                    nats_server: EmbeddedNats, js: JetStreamContext,
+                                                                    tmp_path: Path) -> None:
+    for team in ("ot-central", "dn-central", "housing-central"):
+        resident = (await register(client, nhs_number=None))["resident_id"]
+        await refer(client, resident, to_team=team)
+        await client.post(f"/residents/{resident}/contacts", json=CONTACT)
+    last = await _settled(services)
+    published = await _teams_messages(js)
+    assert published >= 6 and _router(services).published == published
+
+    # `frontdoor project` on a second, empty database (FRONTDOOR_DATABASE_URL switched): its checkpoint row says
+    # nothing was published; TEAMS says everything up to `last` was.
+    second_db = f"sqlite+aiosqlite:///{tmp_path / 'second.db'}"
+    await stop_services(services)  # the first process lets go of the router's lease
+    rebuilt = await start_services(Settings(nats_url=nats_server.url, database_url=second_db,
+                                            data_dir=tmp_path / "second", jwt_secret=SECRET), run_projections=True)
+    try:
+        assert (await rebuilt.wait_for("team_router", last))[0]
+        # Counted at the router: inside JetStream's 120 s duplicate window the server would absorb a republish,
+        # which is why the old high-water row in the database looked fine in tests and doubled the feed in use.
+        assert _router(rebuilt).published == 0
+        assert await _teams_messages(js) == published
+        # and what comes next is published once, as before
+        transport = httpx.ASGITransport(app=create_web_app(rebuilt))
+        async with httpx.AsyncClient(transport=transport, base_url="http://frontdoor",
+                                     headers=auth("call_handler")) as second_client:
+            resident = (await register(second_client, nhs_number=None))["resident_id"]
+            made = await refer(second_client, resident, to_team="ot-central")
+        assert made["seq"] > last
+        await _settled(rebuilt)
+        fresh = _router(rebuilt).published
+        assert fresh >= 1 and await _teams_messages(js) == published + fresh
+    finally:
+        await stop_services(rebuilt)
+
+
+async def test_after_consent_is_withdrawn_a_team_still_gets_work_addressed_to_it_and_nothing_else(
+        client: httpx.AsyncClient, services: Services) -> None:
+    rid = (await register(client))["resident_id"]
+    await refer(client, rid, to_team="ot-central")
+    await client.post(f"/residents/{rid}/consent", json={"decision": "granted", "basis": "verbal"})
+    await client.post(f"/residents/{rid}/contacts", json=CONTACT)  # seen: involved, consent granted
+    await client.post(f"/residents/{rid}/consent", json={"decision": "withdrawn", "basis": "verbal"})
+    await client.post(f"/residents/{rid}/contacts", json=CONTACT | {"summary": "after the withdrawal"})
+    later = await refer(client, rid, to_team="ot-central", need="housing",
+                        reason="addressed to it after the withdrawal")
+    started = await client.post(f"/residents/{rid}/assessments", json={"kind": "falls"},
+                                headers=auth("team", "ot-central", sub="ot-worker"))
+    assert started.status_code == 201, started.text
+    accepted = await client.post(f"/referrals/{later['referral_id']}/accept",
+                                 headers=auth("team", "ot-central", sub="ot-worker"))
+    assert accepted.status_code == 200, accepted.text
+    await refer(client, rid, to_team="dn-central", need="long-term condition")  # another team's work
+    ot = await feed(services, "ot-central", expect=6)
+    assert [h["Frontdoor-Type"] for _, h, _ in ot] == [
+        "ReferralMade", "ConsentRecorded", "ContactRecorded", "ReferralMade", "AssessmentStarted", "ReferralAccepted"]
+    assert "after the withdrawal" not in str([body for _, _, body in ot[:3]])
+    assert ot[3][2]["data"]["reason"] == "addressed to it after the withdrawal"
