@@ -88,7 +88,14 @@ async def test_killing_the_care_leader_under_writes_loses_and_doubles_nothing(
 
             last = max(seq for _, _, seq in writes.accepted.values())
             for resident_id in residents:
-                view = await http.get(f"/residents/{resident_id}", params={"min_seq": last})
+                # A read writes its audit entry first: while the AUDIT stream's own replicas still elect a leader
+                # that is a 503 with Retry-After (no audit, no record), which a client retries, as here.
+                deadline = asyncio.get_running_loop().time() + 20
+                while True:
+                    view = await http.get(f"/residents/{resident_id}", params={"min_seq": last})
+                    if view.status_code != 503 or asyncio.get_running_loop().time() > deadline:
+                        break
+                    await asyncio.sleep(float(view.headers.get("retry-after", "1")))
                 assert view.status_code == 200, view.text
                 mine = {c for r, c, _ in writes.accepted.values() if r == resident_id}
                 assert {c["contact_id"] for c in view.json()["contacts"]} == mine
