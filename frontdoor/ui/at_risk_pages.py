@@ -41,7 +41,7 @@ async def people_at_risk(request: Request, cluster: Annotated[str | None, Query(
     chosen = {"cluster": cluster} if cluster else {}
     next_cursor = found["next_cursor"]
     return render(request, "at_risk.html", status=422 if errors else 200, found=found["results"], chosen=chosen,
-                  filter_errors=errors, clusters=services.teams.clusters,
+                  filter_errors=errors, cluster_options=[(c.id, c.name) for c in services.teams.clusters],
                   cluster_names={c.id: c.name for c in services.teams.clusters},
                   next_page=f"/ui/at-risk?{urlencode(chosen | {'cursor': str(next_cursor)})}" if next_cursor
                   else None,

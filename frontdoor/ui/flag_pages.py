@@ -75,7 +75,8 @@ async def draw(request: Request, who: Principal, chosen: dict[str, str], *, curs
     next_cursor = found["next_cursor"]
     return render(request, "flags.html", status=422 if filter_errors else status, found=found["flags"],
                   chosen=chosen, filter_errors=filter_errors, rules=RULE_WORDS, resolutions=RESOLUTIONS,
-                  clusters=services.teams.clusters, teams=services.teams.teams, done=done, failed=failed,
+                  cluster_options=[(c.id, c.name) for c in services.teams.clusters],
+                  team_options=[(t.id, t.name) for t in services.teams.teams], done=done, failed=failed,
                   cluster_names={c.id: c.name for c in services.teams.clusters},
                   errors=errors or {}, values=values or {}, back=query,
                   may_resolve=who.role in ("coordinator", "admin"),
