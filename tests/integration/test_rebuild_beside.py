@@ -100,7 +100,7 @@ async def test_a_rebuild_beside_the_live_read_models_under_reads_and_writes(
                 if version < versions.get(rid, 0):
                     failures.append(f"{rid} went back from {versions[rid]} to {version}")
                 versions[rid] = version
-            await asyncio.sleep(0)
+                await asyncio.sleep(0.01)  # a steady stream of reads, leaving the loop room for the rebuild
 
     async def writer() -> None:
         n = 0
@@ -110,7 +110,7 @@ async def test_a_rebuild_beside_the_live_read_models_under_reads_and_writes(
             if answer.status_code != 201:
                 failures.append(f"write: {answer.status_code} {answer.text[:200]}")
             n += 1
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
 
     load = [asyncio.create_task(reader()), asyncio.create_task(writer())]
     try:
