@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.database import create_engine, is_sqlite, sqlite_writers, write_transaction
@@ -96,10 +97,13 @@ async def switch(shadow: Shadow) -> bool:
             finally:
                 await conn.execute(text(f"DETACH DATABASE {ATTACHED}"))
                 await conn.commit()
+    others = [t for t in tables if t.name != checkpoints.name]
     try:
         async with write_transaction(shadow.live) as conn:
-            # Live runners advance their checkpoints in this table: they wait here until the switch is done.
-            await conn.execute(text(f'LOCK TABLE "{checkpoints.name}" IN EXCLUSIVE MODE'))
+            # Every table locked before the switch reads or writes any: the checkpoints last, as live runners
+            # write their rows before their checkpoint. They wait here until the switch is done.
+            names = ", ".join(f'"{t.name}"' for t in [*others, checkpoints])
+            await conn.execute(text(f"LOCK TABLE {names} IN EXCLUSIVE MODE"))
             if not _caught_up(await _positions(conn, None), await _positions(conn, SCHEMA)):
                 raise _Behind
             for table in reversed(tables):
@@ -110,6 +114,10 @@ async def switch(shadow: Shadow) -> bool:
                                         f'FROM "{SCHEMA}"."{table.name}"'))
     except _Behind:
         return False  # rolled back: nothing changed
+    except DBAPIError as exc:
+        if "deadlock" not in str(exc).lower():
+            raise
+        return False  # PostgreSQL chose the switch to break a lock cycle: rolled back, tried again later
     return True
 
 

@@ -30,14 +30,25 @@ TODAY = date(2026, 11, 23)
 
 
 async def caught_up(services: Services) -> None:
+    """Until every projection's checkpoint row (what the tables say, not a runner's memory: after a switch a live
+    runner finds its checkpoint moved only at its next batch, and applies again from there) is at its stream's end."""
+    from projections.tables import checkpoints
+
     deadline = asyncio.get_running_loop().time() + DEADLINE_S
-    for runner in services.runners.values():
-        while True:
-            end = int((await services.js.stream_info(runner.stream)).state.last_seq)
-            if runner.status.applied_seq >= end:
-                break
-            assert asyncio.get_running_loop().time() < deadline, f"{runner.name} did not catch up"
-            await asyncio.sleep(0.05)
+    while True:  # until one whole pass finds every projection at an end that did not move meanwhile (the
+        # detector appends its flags after the events that cause them, so the stream can grow under the check)
+        ends = {r.name: int((await services.js.stream_info(r.stream)).state.last_seq)
+                for r in services.runners.values()}
+        async with services.engine.connect() as conn:
+            stored = dict((await conn.execute(select(checkpoints.c.projection, checkpoints.c.seq))).all())
+        done = all(r.status.applied_seq >= ends[r.name] and stored.get(r.name, 0) >= ends[r.name]
+                   for r in services.runners.values())
+        again = {r.name: int((await services.js.stream_info(r.stream)).state.last_seq)
+                 for r in services.runners.values()}
+        if done and again == ends:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the projections did not catch up"
+        await asyncio.sleep(0.1)
 
 
 async def dump(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
@@ -47,8 +58,18 @@ async def dump(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def fresh_rebuild(services: Services, tmp_path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every projection from the start of the stream into an empty database of its own, to compare with."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    """Every projection from the start of the stream into an empty database of the same kind (a file of its own
+    on SQLite, a schema of its own on PostgreSQL: rows of two kinds of database do not compare), to compare with."""
+    from sqlalchemy import text
+
+    postgres = services.engine.dialect.name == "postgresql"
+    if postgres:
+        async with services.engine.begin() as conn:
+            await conn.execute(text('DROP SCHEMA IF EXISTS "frontdoor_fresh" CASCADE'))
+            await conn.execute(text('CREATE SCHEMA "frontdoor_fresh"'))
+        engine = services.engine.execution_options(schema_translate_map={None: "frontdoor_fresh"})
+    else:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     async with services.engine.connect() as conn, engine.begin() as fresh:
@@ -72,7 +93,11 @@ async def fresh_rebuild(services: Services, tmp_path: Path) -> dict[str, list[tu
         for runner in runners.values():
             await runner.retire()
     rows = await dump(engine)
-    await engine.dispose()
+    if postgres:
+        async with services.engine.begin() as conn:
+            await conn.execute(text('DROP SCHEMA "frontdoor_fresh" CASCADE'))
+    else:
+        await engine.dispose()
     return rows
 
 
