@@ -78,21 +78,21 @@ async def _execute(services: Services, team_id: str, name: str, body: CommandBod
     asked = Asked(correlation_id=correlation[:64], idempotency=idempotency)
     match body:
         case StartAssessmentCommand():
-            return await assessments.start_assessment(services, who, asked, body.resident_id.lower(),
+            return await assessments.start_assessment(services, who, asked, str(body.resident_id),
                                                       AssessmentBody(kind=body.kind, team=body.team))
         case CompleteAssessmentCommand():
-            return await assessments.complete_assessment(services, who, asked, body.assessment_id,
+            return await assessments.complete_assessment(services, who, asked, str(body.assessment_id),
                                                          OutcomeBody(outcome=body.outcome))
         case AcceptCommand():
-            return await referrals.take_step(services, who, asked, body.referral_id, "accept")
+            return await referrals.take_step(services, who, asked, str(body.referral_id), "accept")
         case DeclineCommand():
-            return await referrals.take_step(services, who, asked, body.referral_id, "decline",
+            return await referrals.take_step(services, who, asked, str(body.referral_id), "decline",
                                              body=ReasonBody(reason=body.reason))
         case CompleteCommand():
-            return await referrals.take_step(services, who, asked, body.referral_id, "complete",
+            return await referrals.take_step(services, who, asked, str(body.referral_id), "complete",
                                              body=OutcomeBody(outcome=body.outcome))
         case HandoffCommand():
-            return await referrals.take_step(services, who, asked, body.referral_id, "handoff",
+            return await referrals.take_step(services, who, asked, str(body.referral_id), "handoff",
                                              body=HandoffBody(to_team=body.to_team, reason=body.reason))
     raise InvalidCommand(f"no command {name}")
 

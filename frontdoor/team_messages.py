@@ -8,9 +8,10 @@ Bodies reuse the HTTP request bodies' fields and checks, so the same bad input g
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events.catalogue import Identifier, Summary
 from events.vocabulary import AssessmentKind
@@ -18,9 +19,8 @@ from frontdoor.api.problems import problem_body, validation_errors
 
 MAX_KEY = 200
 # Ids we mint are UUIDs: one that reaches a subject (`care.<resident_id>`) must never carry `*`, `>` or `.`.
-Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                                                r"[0-9a-fA-F]{12}$")]
-WorkId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_:-]+$")]
+Uuid = UUID  # parsed as the HTTP paths parse them, so a malformed id gets the same problem
+WorkId = UUID  # referral and assessment ids are UUIDs too
 
 
 class CommandBody(BaseModel):

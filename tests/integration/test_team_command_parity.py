@@ -14,6 +14,7 @@ from frontdoor.services import Services
 from tests.integration.conftest import auth
 from tests.integration.test_http_workflow import refer, register
 
+NOBODY = "0189fa2e-0000-7000-8000-00000000dead"  # well formed, and nobody's
 OT = "ot-central"
 IGNORED = {"referral_id", "assessment_id"}  # ids: minted per request
 
@@ -73,9 +74,13 @@ async def test_a_referral_step_writes_the_same_event_either_way(client: httpx.As
 
 async def test_assessments_write_the_same_events_either_way(client: httpx.AsyncClient, services: Services) -> None:
     by_http = (await register(client, nhs_number=None))["resident_id"]
+    by_nats = (await register(client, nhs_number=None, given_name="Bea"))["resident_id"]
+    for resident in (by_http, by_nats):  # a team assesses only residents it already works with (issue 9)
+        made = await client.post(f"/residents/{resident}/referrals", json={"to_team": "ot-central",
+                                                                          "need": "mobility and falls"})
+        assert made.status_code == 201, made.text
     started = await http(client, OT, f"/residents/{by_http}/assessments", {"kind": "falls"})
     assert started.status_code == 201, started.text
-    by_nats = (await register(client, nhs_number=None))["resident_id"]
     reply = await nats(services, OT, "start-assessment", {"resident_id": by_nats, "kind": "falls"})
     assert reply["ok"] is True and reply["assessment_id"], reply
     assert await last_event(services, by_nats) == await last_event(services, by_http)
@@ -100,9 +105,11 @@ async def test_the_same_bad_input_gets_the_same_problem_either_way(client: httpx
     _, referral = await fresh_referral(client)
     cases: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any], int]] = [
         # unknown work
-        (OT, "accept", "/referrals/no-such-referral/accept", None, {"referral_id": "no-such-referral"}, 404),
-        (OT, "complete-assessment", "/assessments/no-such/complete", {"outcome": "x"},
-         {"assessment_id": "no-such", "outcome": "x"}, 404),
+        (OT, "accept", f"/referrals/{NOBODY}/accept", None, {"referral_id": NOBODY}, 404),
+        (OT, "complete-assessment", f"/assessments/{NOBODY}/complete", {"outcome": "x"},
+         {"assessment_id": NOBODY, "outcome": "x"}, 404),
+        # not an id at all
+        (OT, "accept", "/referrals/no-such-referral/accept", None, {"referral_id": "no-such-referral"}, 422),
         # the wrong team
         ("dn-central", "accept", f"/referrals/{referral}/accept", None, {"referral_id": referral}, 403),
         # the wrong state: completing what was never accepted
