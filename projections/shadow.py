@@ -98,8 +98,13 @@ async def switch(shadow: Shadow) -> bool:
                 await conn.execute(text(f"DETACH DATABASE {ATTACHED}"))
                 await conn.commit()
     others = [t for t in tables if t.name != checkpoints.name]
+    # One snapshot for the whole switch. Under PostgreSQL's default (READ COMMITTED) each INSERT ... SELECT read
+    # the second set as it was at that statement, while its runners went on committing: the checkpoints, copied
+    # last, could then name events whose rows were copied before they landed (an audit log short of its last
+    # reads). REPEATABLE READ freezes the view at the first SELECT, after the locks below are held.
+    snapshot = shadow.live.execution_options(isolation_level="REPEATABLE READ")
     try:
-        async with write_transaction(shadow.live) as conn:
+        async with snapshot.begin() as conn:
             # Every table locked before the switch reads or writes any: the checkpoints last, as live runners
             # write their rows before their checkpoint. They wait here until the switch is done.
             names = ", ".join(f'"{t.name}"' for t in [*others, checkpoints])
@@ -115,7 +120,7 @@ async def switch(shadow: Shadow) -> bool:
     except _Behind:
         return False  # rolled back: nothing changed
     except DBAPIError as exc:
-        if "deadlock" not in str(exc).lower():
+        if not any(word in str(exc).lower() for word in ("deadlock", "could not serialize")):
             raise
         return False  # PostgreSQL chose the switch to break a lock cycle: rolled back, tried again later
     return True
