@@ -57,8 +57,9 @@ def _to_datetime(micros: int | None) -> datetime | None:
 
 
 def sqlite_cells(name: str, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows as SQLite stores them through SQLAlchemy's DateTime ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), so that
-    they can go straight to the driver's executemany and still read back as datetimes."""
+    """Rows as SQLite stores them through SQLAlchemy's DateTime ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), made in
+    Python: what `write_sql` has SQLite make itself (`sqlite_time`), and the plain way of the benchmark's raw
+    bulk insert."""
     times = _sql_value_converters(name)
     if not times:
         return list(rows)
@@ -72,6 +73,24 @@ def sqlite_cells(name: str, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, 
     return out
 
 
+def sqlite_time(parameter: str) -> str:
+    """SQL that turns microseconds since the epoch (or NULL) into the text of `sqlite_cells`, inside SQLite.
+
+    Made in Python, that text cost more than the insert itself (one datetime, one timedelta and one isoformat per
+    cell, with the GIL held); SQLite makes it in C within `sqlite3_step`. SQLite's `%` keeps the sign of the
+    dividend, so the microseconds are brought into 0..999999 before they split off (times before 1970)."""
+    micros = f"(({parameter} % 1000000) + 1000000) % 1000000"
+    return f"datetime(({parameter} - {micros}) / 1000000, 'unixepoch') || printf('.%06d', {micros})"
+
+
+def sqlite_insert(name: str) -> str:
+    """The INSERT for `name` that takes the fold's rows as they are, times as microseconds."""
+    columns = TABLES[name]
+    values = ", ".join(sqlite_time(f"?{i}") if kind == "time" else f"?{i}"
+                       for i, (_, kind) in enumerate(columns, start=1))
+    return f"INSERT INTO {name} ({', '.join(c for c, _ in columns)}) VALUES ({values})"
+
+
 async def write_sql(engine: AsyncEngine, rows: Rows) -> None:
     metadata, tables = sql_tables()
     sqlite = engine.dialect.name == "sqlite"
@@ -79,19 +98,17 @@ async def write_sql(engine: AsyncEngine, rows: Rows) -> None:
         await conn.run_sync(lambda sync: metadata.drop_all(sync, checkfirst=True))
         await conn.run_sync(lambda sync: metadata.create_all(sync))
         for name, table in tables.items():
+            data = rows[name]
+            if sqlite:
+                # The driver's executemany straight away: SQLAlchemy's per-row dicts and bind processing cost
+                # several times the insert itself (bench/analyst_replay.py).
+                if data:
+                    await conn.exec_driver_sql(sqlite_insert(name), data)
+                continue
             times = _sql_value_converters(name)
             columns = [c for c, _ in TABLES[name]]
-            data = rows[name]
             for start in range(0, len(data), INSERT_CHUNK):
                 chunk = data[start:start + INSERT_CHUNK]
-                if sqlite:
-                    # The driver's executemany straight away: SQLAlchemy's per-row dicts and bind processing cost
-                    # several times the insert itself (bench/analyst_replay.py).
-                    marks = ", ".join("?" * len(columns))
-                    await conn.exec_driver_sql(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})",
-                                               sqlite_cells(name, chunk))
-                    continue
                 if times:
                     chunk = [tuple(_to_datetime(v) if i in times else v for i, v in enumerate(row)) for row in chunk]
                 await conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in chunk])
-
