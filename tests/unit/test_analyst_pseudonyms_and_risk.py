@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 
 from projections.analyst.pseudonyms import Pseudonyms, age_band, postcode_district
@@ -16,6 +18,14 @@ def test_pseudonyms_are_keyed_stable_and_say_nothing_of_the_id() -> None:
     assert one.of(rid) != one.of(rid[:-1] + "2")
     with pytest.raises(ValueError):
         Pseudonyms(b"short")
+
+
+@pytest.mark.parametrize("key", [b"k" * 16, bytes(range(32)), b"\xff" * 64, b"q" * 65, bytes(range(200))])
+def test_a_pseudonym_is_the_hmac_sha256_of_the_id_under_the_key(key: bytes) -> None:
+    pseudonyms = Pseudonyms(key)
+    for raw in ("0196b000-0000-7000-8000-000000000001", "worker:Ann Example", "Zoë", ""):
+        assert pseudonyms.of(raw) == hmac.digest(key, raw.encode(), "sha256").hex()[:32]
+        assert pseudonyms.of(raw) == hmac.digest(key, raw.encode(), "sha256").hex()[:32]  # and once remembered
 
 
 @pytest.mark.parametrize(("born", "on", "band"), [
