@@ -12,6 +12,7 @@ relationship, cluster) are kept only when they are words of a known vocabulary.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -237,48 +238,62 @@ class AnalystFold:
         """Scored as of the latest moment in the export (so the same events always give the same table)."""
         s = self.state
         now = s["latest"] / 1e6
-        falls: dict[str, int] = {}
-        guarding: dict[str, int] = {}
-        per_need: dict[str, dict[str, int]] = {}
+        # One tally per registered resident, found with one look-up per row (facts about anyone else are unused).
+        tallies = {resident: _Tally() for resident in residents}
         for contact in s["contacts"]:
-            resident, needs = contact[1], contact[5].split("; ") if contact[5] else []
-            falls[resident] = falls.get(resident, 0) + (FALLS in needs)
-            guarding[resident] = guarding.get(resident, 0) + (contact[7] or SAFEGUARDING in needs)
-            counts = per_need.setdefault(resident, {})
+            tally = tallies.get(contact[1])
+            if tally is None:
+                continue
+            needs = contact[5].split("; ") if contact[5] else []
+            tally.falls += FALLS in needs
+            tally.safeguarding += contact[7] or SAFEGUARDING in needs
+            counts = tally.per_need
             for need in needs:
                 counts[need] = counts.get(need, 0) + 1
-        long_waits: dict[str, int] = {}
-        handoffs: dict[str, int] = {}
-        teams: dict[str, set[str]] = {}
         for row in s["referrals"].values():
-            resident = row[R_RES]
-            long_waits[resident] = long_waits.get(resident, 0) + waited_long(
-                row[R_MADE] / 1e6, None if row[R_ACCEPTED] is None else row[R_ACCEPTED] / 1e6,
-                row[R_STATUS] == "made", now)
-            handoffs[resident] = handoffs.get(resident, 0) + row[R_HANDOFFS]
+            tally = tallies.get(row[R_RES])
+            if tally is None:
+                continue
+            tally.long_waits += waited_long(row[R_MADE] / 1e6, None if row[R_ACCEPTED] is None else
+                                            row[R_ACCEPTED] / 1e6, row[R_STATUS] == "made", now)
+            tally.handoffs += row[R_HANDOFFS]
         for step in s["referral_steps"]:
-            teams.setdefault(step[1], set()).update(t for t in (step[5], step[6]) if t and step[3] != "accepted")
+            if step[3] != "accepted" and (tally := tallies.get(step[1])) is not None:
+                tally.teams.update(t for t in (step[5], step[6]) if t)
         for row in s["assessments"].values():
-            teams.setdefault(row[1], set()).add(row[2])
-        coordinated = set()
+            if (tally := tallies.get(row[1])) is not None:
+                tally.teams.add(row[2])
         for change in s["coordinator_changes"]:
-            coordinated.add(change[0])
-            teams.setdefault(change[0], set()).add(change[2])
-        open_flags: dict[str, int] = {}
+            if (tally := tallies.get(change[0])) is not None:
+                tally.coordinated = True
+                tally.teams.add(change[2])
         for row in s["flags"].values():
-            if row[5] == "open":
-                open_flags[row[1]] = open_flags.get(row[1], 0) + 1
+            if row[5] == "open" and (tally := tallies.get(row[1])) is not None:
+                tally.open_flags += 1
         scored = []
         for resident, row in residents.items():
-            most, need = most_contacted(per_need.get(resident, {}))
-            risk = score(RiskFacts(falls_contacts=falls.get(resident, 0),
-                                   safeguarding_contacts=guarding.get(resident, 0), most_contacts_one_need=most,
-                                   most_contacted_need=need,
-                                   long_waits=long_waits.get(resident, 0), handoffs=handoffs.get(resident, 0),
-                                   teams_involved=len(teams.get(resident, ())), has_coordinator=resident in coordinated,
-                                   open_flags=open_flags.get(resident, 0)))
+            tally = tallies[resident]
+            most, need = most_contacted(tally.per_need)
+            risk = score(RiskFacts(falls_contacts=tally.falls, safeguarding_contacts=tally.safeguarding,
+                                   most_contacts_one_need=most, most_contacted_need=need, long_waits=tally.long_waits,
+                                   handoffs=tally.handoffs, teams_involved=len(tally.teams),
+                                   has_coordinator=tally.coordinated, open_flags=tally.open_flags))
             if risk.score > 0:
                 scored.append((resident, row[1], risk))
         scored.sort(key=lambda t: (-t[2].score, t[0]))
         return [(resident, cluster, rank, risk.score, "; ".join(risk.reasons))
                 for rank, (resident, cluster, risk) in enumerate(scored, start=1)]
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the score needs to know of one resident, counted over the fold's rows."""
+
+    falls: int = 0
+    safeguarding: int = 0
+    per_need: dict[str, int] = field(default_factory=dict)
+    long_waits: int = 0
+    handoffs: int = 0
+    teams: set[str] = field(default_factory=set)
+    coordinated: bool = False
+    open_flags: int = 0
