@@ -109,12 +109,17 @@ class AnalystFold:
     # -- contacts --------------------------------------------------------------------------------------------
     def _ContactRecorded(self, resident: str, d: dict[str, Any], at: int, _on: str) -> None:
         contact = self._p.of(d["contact_id"])
-        relationship = (d.get("caller") or {}).get("relationship")
-        relationship = relationship if relationship in RELATIONSHIPS else "other"
-        needs = sorted(set(d.get("needs") or []))
+        caller = d.get("caller")
+        relationship = caller.get("relationship") if caller else None
+        if relationship not in RELATIONSHIPS:
+            relationship = "other"
+        needs = d.get("needs")
+        needs = sorted(set(needs)) if needs else []
         self.state["contacts"].append((contact, resident, at, d["channel"], relationship, "; ".join(needs),
                                        d.get("urgency", "routine"), bool(d.get("safeguarding")), d["outcome"]))
-        self.state["contact_needs"].extend((contact, resident, need, at) for need in needs)
+        contact_needs = self.state["contact_needs"]
+        for need in needs:  # a loop, not extend(generator): making the generator costs more than its one or two needs
+            contact_needs.append((contact, resident, need, at))
 
     # -- referrals -------------------------------------------------------------------------------------------
     def _ReferralMade(self, resident: str, d: dict[str, Any], at: int, _on: str) -> None:
