@@ -19,6 +19,7 @@ from nats.js.kv import KeyValue
 
 from events.ids import uuid7
 from events.subjects import LEASES_BUCKET
+from projections.cancellation import raise_if_cancelled
 
 log = logging.getLogger("frontdoor.projections")
 # Giving the lease back is a courtesy (the TTL frees it anyway): it must not hold up a stop while NATS is away.
@@ -48,8 +49,10 @@ class Lease:
         """Waits until this process holds the lease, then keeps renewing it in the background."""
         self._kv = self._kv or await self._js.key_value(LEASES_BUCKET)
         while True:
+            raise_if_cancelled()
             with contextlib.suppress(KeyWrongLastSequenceError):
                 self._revision = await self._kv.create(self.name, self.holder.encode())
+                raise_if_cancelled()  # cancelled while the create went through: give it back (the caller does)
                 break
             await asyncio.sleep(self._ttl / 4)
         self.lost.clear()
@@ -59,6 +62,7 @@ class Lease:
         assert self._kv is not None
         while True:
             await asyncio.sleep(self._ttl / 3)
+            raise_if_cancelled()
             try:
                 self._revision = await self._kv.update(self.name, self.holder.encode(), last=self._revision)
             except (KeyWrongLastSequenceError, KeyNotFoundError) as exc:

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.envelope import RecordedEvent
 from events.subjects import CARE_STREAM
+from projections.cancellation import raise_if_cancelled
 from projections.checkpoints import CheckpointMoved, advance_checkpoint, load_checkpoint
 from projections.database import unbroken, write_transaction
 from projections.decoded_events import DecodedEvents
@@ -138,6 +139,7 @@ class ProjectionRunner:
         applying) is waited out, never the end of the run."""
         try:
             while True:
+                raise_if_cancelled()
                 self.status.state = "standby"
                 failure: Exception | None = None
                 try:
@@ -165,6 +167,7 @@ class ProjectionRunner:
     async def _pause(self, failure: BaseException) -> None:
         """Shows whose failure it is in `status` (so in /health: not "live" while it lasts), then waits before
         the next try, twice as long each time up to MAX_RETRY_S."""
+        raise_if_cancelled()
         self.status.state = waiting_state(failure)
         whose = "database" if self.status.state == "waiting_for_database" else "NATS"
         self.status.error = f"{whose} unavailable, retrying: {type(failure).__name__}: {str(failure)[:300]}"
@@ -190,6 +193,7 @@ class ProjectionRunner:
         self._recovered()  # the database answered and NATS did: a failed write shows again at its retry
         self.status.state = "live" if await self._stream_end() <= self.status.applied_seq else "catching_up"
         while not self.lease.lost.is_set():
+            raise_if_cancelled()
             try:
                 deliveries = await self._feed.next_batch(max_wait=1.0)
             except FeedGap as gap:
@@ -240,6 +244,7 @@ class ProjectionRunner:
         log.error("%s; waiting for an EventSuperseded naming it", stopped)
         delivery = stopped.delivery
         while not self.lease.lost.is_set():
+            raise_if_cancelled()
             found = None
             if delivery is not None and delivery.subject:
                 try:

@@ -7,6 +7,8 @@ end the task; 5 s is a liveness bound (the task is done or it never will be), no
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -14,6 +16,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.store import JetStreamEventStore
+from projections.database import create_engine
 from projections.resident_view_projection import ResidentViewProjection
 from projections.runner import ProjectionRunner
 from tests.integration.test_projection_runner import write_city
@@ -63,3 +66,40 @@ async def test_a_catching_up_projection_stops_at_every_cancel(nc: NATS, js: JetS
         task.cancel()
         await cancelled(task, n)
     assert runner.status.applied_seq < await store.last_seq()  # it was catching up all along
+
+
+async def swallowing(work: Any) -> Any:
+    """What nats-py's requests do on Python 3.11 when the caller is cancelled in the turn the reply lands: return
+    the reply and drop the cancellation (asyncio.wait_for). Here deterministically: the cancel is caught."""
+    with contextlib.suppress(asyncio.CancelledError):  # swallowed, as wait_for did
+        await asyncio.sleep(30)
+    return await work()
+
+
+@pytest.mark.parametrize("where", ["taking the lease", "waiting out the database"])
+async def test_a_cancellation_a_library_swallowed_still_stops_the_projection(
+        nc: NATS, js: JetStreamContext, engine: AsyncEngine, where: str) -> None:
+    """A full test run hung here: the projection's cancel fell into nats-py's KV create while it took its lease, was
+    swallowed there, and the runner went on leading for ever; whoever awaited it waited for ever too."""
+    await write_city(JetStreamEventStore(nc, js), 2, 1)
+    nowhere = create_engine("sqlite+aiosqlite:////nonexistent-dir/read.db")
+    runner = ProjectionRunner(nc, js, nowhere if where == "waiting out the database" else engine,
+                              ResidentViewProjection(), batch=50)
+    if where == "taking the lease":
+        take = runner.lease.acquire
+        runner.lease.acquire = lambda: swallowing(take)  # type: ignore[method-assign]
+        task = asyncio.create_task(runner.run())
+        await until(lambda: runner.status.state == "standby")
+    else:
+        task = asyncio.create_task(runner.run())
+        await until(lambda: runner.status.state == "waiting_for_database")
+        pause = runner._pause
+        runner._pause = lambda failure: swallowing(lambda: pause(failure))  # type: ignore[method-assign]
+        await until(lambda: runner.status.state != "waiting_for_database" or runner._retry_in >= 0.4)
+        await asyncio.sleep(0.5)  # in the swallowing pause now
+    try:
+        task.cancel()
+        await cancelled(task, 0)
+        assert not runner.lease.held
+    finally:
+        await nowhere.dispose()
