@@ -8,7 +8,8 @@ class StoreError(Exception):
 
 
 class ConcurrencyConflict(StoreError):
-    """The resident's stream moved on since it was read (JetStream err_code 10071): decide again."""
+    """The resident's stream moved on since it was read, or another write to it is still being agreed on by a
+    cluster (JetStream err_code 10071, 10164): decide again."""
 
     def __init__(self, resident_id: str, expected_seq: int, detail: str) -> None:
         super().__init__(f"resident {resident_id}: expected last sequence {expected_seq}, {detail}")

@@ -10,6 +10,8 @@ wrote (issue 9).
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -27,6 +29,9 @@ from frontdoor.domain.errors import DomainError, TooManyConflicts
 from frontdoor.domain.state import ResidentState
 from frontdoor.metrics import timed_append
 from frontdoor.resident_states import Folded, ResidentStates
+
+# After a conflict, up to this long (doubling per attempt, random within) before deciding again.
+CONFLICT_BACKOFF_S = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,7 @@ class CommandHandler:
 
     async def _handle(self, resident_id: str, command: Command, context: Context, guard: Guard | None) -> Outcome:
         fresh = False
-        for _ in range(self._retries):
+        for attempt in range(self._retries):
             confirmed = fresh or not self._states.holds(resident_id)  # read from the stream just now
             folded = await self._states.load(resident_id, fresh=fresh)
             first_id = self._event_id(context, 0)
@@ -96,6 +101,7 @@ class CommandHandler:
             except ConcurrencyConflict:
                 self._states.forget(resident_id)
                 fresh = True
+                await _back_off(attempt)
                 continue
             except StoreUnavailable:
                 self._states.forget(resident_id)  # it may have landed: read again before the next command
@@ -121,7 +127,7 @@ class CommandHandler:
     async def _handle_pair(self, resident_id: str, other_id: str, decide_pair: PairDecision, command: Command,
                            context: Context) -> Outcome:
         fresh = False
-        for _ in range(self._retries):
+        for attempt in range(self._retries):
             confirmed = fresh or not (self._states.holds(resident_id) or self._states.holds(other_id))
             mine = await self._states.load(resident_id, fresh=fresh)
             theirs = await self._states.load(other_id, fresh=fresh) if other_id != resident_id else mine
@@ -150,6 +156,7 @@ class CommandHandler:
                 self._states.forget(resident_id)
                 self._states.forget(other_id)
                 fresh = True
+                await _back_off(attempt)
                 continue
             except StoreUnavailable:
                 self._states.forget(resident_id)
@@ -203,3 +210,10 @@ class CommandHandler:
 def _recorded(envelopes: list[Envelope], events: list[Event], last_seq: int) -> list[RecordedEvent]:
     first = last_seq - len(envelopes) + 1
     return [RecordedEvent(first + i, env, event) for i, (env, event) in enumerate(zip(envelopes, events, strict=True))]
+
+
+async def _back_off(attempt: int) -> None:
+    """A moment before deciding again after a conflict, longer each time and never the same for two writers: on a
+    cluster the other write may still be being agreed on (err_code 10164), and an immediate retry met it again
+    until the retries ran out (two processes, thirty contacts on one resident: a 409)."""
+    await asyncio.sleep(random.uniform(0, CONFLICT_BACKOFF_S * 2**attempt))

@@ -31,7 +31,8 @@ APPEND_SECONDS = Histogram("frontdoor_append_duration_seconds",
                            "Latency of one append to CARE (expected-sequence publish or atomic batch)",
                            buckets=LATENCY_BUCKETS)
 APPEND_CONFLICTS = Counter("frontdoor_append_conflicts_total",
-                           "Appends refused because the resident changed meanwhile (err_code 10071); each is retried")
+                           "Appends refused because the resident changed meanwhile, or another write to it was still "
+                           "being agreed on (err_code 10071, 10164); each is retried")
 AUDIT_WRITES = Counter("frontdoor_audit_writes_total", "RecordViewed/ExportMade events written to AUDIT")
 AUDIT_FAILURES = Counter("frontdoor_audit_failures_total",
                          "Audit writes that failed (the record was then not shown)")
