@@ -30,5 +30,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 def config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     # log_config=None: uvicorn logs through the service's own JSON/text logging (issue 14), not its own setup.
+    # access_log=False: our middleware logs every request once, with its route and correlation id; uvicorn's
+    # log_level set its access logger back to INFO, so each request was logged twice.
     return uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off", loop=LOOP, http=HTTP,
-                          log_config=None)
+                          log_config=None, access_log=False)

@@ -51,5 +51,6 @@ def configure_logging(log_format: str = "auto", *, level: int = logging.INFO, st
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # Our own middleware logs each request with its route template, status and correlation id.
+    # Our own middleware logs each request with its route template, status and correlation id (uvicorn's own access
+    # log is off: `http_server.config`).
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

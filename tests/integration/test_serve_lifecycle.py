@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -55,6 +56,10 @@ def lock_is_free(data_dir: Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def log_lines(log: Path) -> list[str]:
+    return log.read_text(errors="replace").splitlines()
 
 
 def tail(log: Path) -> str:
@@ -109,6 +114,11 @@ async def one_round(n: int, env: dict[str, str], headers: dict[str, str], log: P
             serve.kill()
             raise
     assert code == 0, tail(log)
+    if n == 0:  # each request is logged once, by our middleware (uvicorn's own access log said it all again)
+        lines = [json.loads(line) for line in log_lines(log) if line.startswith("{")]
+        posts = [line for line in lines if line.get("message", "").startswith("POST /residents ")]
+        assert [line["logger"] for line in posts] == ["frontdoor.http"], posts
+        assert not [line for line in lines if line.get("logger") == "uvicorn.access"]
     return children
 
 
