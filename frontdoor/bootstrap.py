@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
@@ -37,10 +38,15 @@ from projections.projection import Projection
 from projections.resident_view_projection import ResidentViewProjection
 from projections.rules import Thresholds
 from projections.runner import ProjectionRunner
+from projections.shared_feed import CAPACITY as SHARED_CAPACITY
+from projections.shared_feed import SharedFeed
 from projections.tables import metadata
 from projections.team_router import TeamFeedRouter
 
 log = logging.getLogger("frontdoor")
+# Events a projection folds per transaction while far behind the stream (the runner's window), and so what the
+# shared consumer of a stream keeps ready for its readers.
+WINDOW = 2_000
 
 
 def all_projections(services: Services) -> list[Projection]:
@@ -117,16 +123,23 @@ def nats_servers(nc: NATS) -> list[str]:
 
 def projection_runners(services: Services, *, engine: AsyncEngine | None = None,
                        instance: str = "") -> dict[str, ProjectionRunner]:
-    """The runners of every projection, on the live read models, or (`engine`, `instance`) on a second set."""
+    """The runners of every projection, on the live read models, or (`engine`, `instance`) on a second set. The
+    projections of one stream read it once in this process (a shared consumer) and decode each event once."""
     s = services.settings
-    decoded = DecodedEvents()  # one decode per event per process, whichever projection reads it first
+    projections = all_projections(services)
+    streams = Counter(getattr(p, "stream", CARE_STREAM) for p in projections)
+    shared = {stream: SharedFeed(services.nc, services.js, stream=stream, batch=s.projection_batch,
+                                 prefetch=WINDOW, name=f"projections-{stream}{f'-{instance}' if instance else ''}")
+              for stream, readers in streams.items() if readers > 1}
+    decoded = DecodedEvents(capacity=SHARED_CAPACITY)  # as many as the shared window keeps between its readers
     return {
         p.name: ProjectionRunner(services.nc, services.js, engine or services.engine, p, batch=s.projection_batch,
                                  poison=s.poison_policy, lease_ttl_s=s.lease_ttl_s,
                                  stream=getattr(p, "stream", CARE_STREAM), decoded=decoded, instance=instance,
                                  # wakes min_seq reads in other processes: the live set's positions only
-                                 announce=None if instance else announcer(services.nc))
-        for p in all_projections(services)
+                                 announce=None if instance else announcer(services.nc), window=WINDOW,
+                                 shared=shared.get(getattr(p, "stream", CARE_STREAM)))
+        for p in projections
     }
 
 

@@ -45,7 +45,8 @@ async def refresh(services: Services) -> None:
             oldest = await _time_of(services.js, stream, applied + 1)
         position = metrics.Position(
             projection=name, stream=stream, applied_seq=applied,
-            consumer_pending=await _consumer_pending(services.js, stream, name),
+            consumer_pending=await _consumer_pending(services.js, stream,
+                                                     runner.durable if runner else f"projection-{name}"),
             failed=runner is not None and runner.status.state == "failed",
             parked=runner.status.parked if runner is not None else 0,
         )
@@ -80,9 +81,9 @@ async def _time_of(js: JetStreamContext, stream: str, seq: int) -> datetime | No
     return _as_time(msg.time)
 
 
-async def _consumer_pending(js: JetStreamContext, stream: str, projection: str) -> int | None:
+async def _consumer_pending(js: JetStreamContext, stream: str, durable: str) -> int | None:
     try:
-        info = await asyncio.wait_for(js.consumer_info(stream, f"projection-{projection}"), STEP_S)
+        info = await asyncio.wait_for(js.consumer_info(stream, durable), STEP_S)
     except Exception:
         return None  # not created yet (a projection that never ran here): nothing to report
     return int(info.num_pending or 0)

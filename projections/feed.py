@@ -45,10 +45,13 @@ class Delivery:
 
 
 class PullFeed:
+    held_back = False  # an empty batch here always means the stream's end (a shared reader may wait on others)
+
     def __init__(self, nc: NATS, js: JetStreamContext, *, stream: str, durable: str, batch: int,
-                 prefetch: int | None = None) -> None:
+                 prefetch: int | None = None, inactive_threshold_s: float | None = None) -> None:
         self._nc, self._js = nc, js
         self._stream, self._durable, self._batch = stream, durable, batch
+        self._inactive_threshold_s = inactive_threshold_s
         # Pulls go on while fewer than this are buffered: the next window arrives while this one is applied.
         self._prefetch = max(prefetch or 0, 2 * batch)
         self._buffer: deque[Delivery] = deque()
@@ -59,6 +62,14 @@ class PullFeed:
         self._requested_at = 0.0
         self._last_cseq = 0
         self._gap = False
+
+    @property
+    def durable(self) -> str:
+        return self._durable
+
+    @property
+    def batch(self) -> int:
+        return self._batch
 
     async def start(self, after_seq: int) -> None:
         """(Re)creates the durable consumer at `after_seq + 1`: the checkpoint, not the server, says where."""
@@ -71,6 +82,7 @@ class PullFeed:
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=after_seq + 1,
             max_waiting=4,
+            inactive_threshold=self._inactive_threshold_s,
         )
         await self._js.add_consumer(self._stream, config)
         self._buffer.clear()

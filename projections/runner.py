@@ -39,6 +39,7 @@ from projections.faults import is_transient, waiting_state
 from projections.feed import Delivery, FeedGap, PullFeed
 from projections.lease import Lease
 from projections.projection import Projection, Remembers
+from projections.shared_feed import FeedReader, SharedFeed
 from projections.supersession import find_supersession
 from projections.tables import checkpoints, dead_letters
 
@@ -92,9 +93,12 @@ class ProjectionRunner:
         instance: str = "",
         announce: Callable[[str, int], Awaitable[None]] | None = None,
         window: int = 2_000,
+        shared: SharedFeed | None = None,
     ) -> None:
         """`instance` names a second set of runners of the same projections (a rebuild beside the live read
-        models): its own durable consumer and its own lease, so it neither steals from nor waits for the live set."""
+        models): its own durable consumer and its own lease, so it neither steals from nor waits for the live set.
+        `shared`: the stream as this process reads it once for all its projections (the composition root hands
+        the runners of one stream one); the runner's own durable is then only for when it is far from the others."""
         self.projection = projection
         self._js = js
         self._stream = stream
@@ -103,8 +107,9 @@ class ProjectionRunner:
         self._engine = engine
         self._poison = poison
         suffix = f"-{instance}" if instance else ""
-        self._feed = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}{suffix}", batch=batch,
-                              prefetch=window)
+        own = PullFeed(nc, js, stream=stream, durable=f"projection-{projection.name}{suffix}", batch=batch,
+                       prefetch=window)
+        self._feed: PullFeed | FeedReader = shared.reader(own) if shared is not None else own
         self._advanced = asyncio.Condition()
         self.lease = Lease(js, f"{projection.name}{suffix}", ttl_s=lease_ttl_s)
         self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
@@ -127,6 +132,11 @@ class ProjectionRunner:
     @property
     def stream(self) -> str:
         return self._stream
+
+    @property
+    def durable(self) -> str:
+        """The consumer this runner reads through just now (shared by the process's projections, or its own)."""
+        return self._feed.durable
 
     async def retire(self) -> None:
         """Removes this runner's durable consumer (a rebuild's, once its read models are switched in)."""
@@ -214,7 +224,7 @@ class ProjectionRunner:
                     return  # the lease went meanwhile
                 await self._feed.start(self.status.applied_seq)
                 continue
-            if not deliveries or deliveries[-1].pending == 0:
+            if (not deliveries and not self._feed.held_back) or (deliveries and deliveries[-1].pending == 0):
                 self.status.state = "live"
                 self.status.pending = 0
 
