@@ -1,7 +1,8 @@
 """Benchmark 4: POST /residents/{id}/contacts on the real app (`frontdoor serve`: API + projections in one
 process, one uvicorn worker, our own nats-server) against a bare FastAPI endpoint with the same body model
 (`bench.bare_app`, uvicorn, one worker), under the same load client in its own process: `wrk` when installed
-(one thread, N connections, round-robin over N residents), else `bench.http_load` (httpx).
+(one thread, N connections, round-robin over N residents), else `bench.http_load` (aiohttp; `BENCH_HTTP_CLIENT=httpx`
+repeats the runs made before 2026-11-30's night with httpx, whose own CPU per request took a core's quarter here).
 Each client connection has its own resident, registered first through POST /residents. For diagnosis, the same
 API without the projections in its process (`bench.serve_api_only`) is measured too.
 
@@ -40,6 +41,8 @@ P99_GOAL_MS = 25.0
 SECRET = "bench-secret-0123456789abcdef0123456789"
 RESIDENT = {"given_name": "A", "family_name": "B", "date_of_birth": "1940-01-01", "postcode": "SO14 7LY"}
 ROOT = Path(__file__).resolve().parent.parent
+# The Python load client when wrk is not installed (bench.http_load).
+PYTHON_CLIENT = os.environ.get("BENCH_HTTP_CLIENT", "aiohttp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +159,11 @@ def run_python_client(base: str, paths: list[str], token: str, connections: int,
     paths_file = workdir / "paths.txt"
     paths_file.write_text("\n".join(paths))
     args = [sys.executable, "-m", "bench.http_load", "--base", base, "--paths", str(paths_file), "--token", token,
-            "--connections", str(connections), "--duration", str(duration)]
+            "--connections", str(connections), "--duration", str(duration), "--client", PYTHON_CLIENT]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
-    return Load(result["rps"], result["p50_ms"], result["p99_ms"], result["requests"], result["errors"], "httpx")
+    return Load(result["rps"], result["p50_ms"], result["p99_ms"], result["requests"], result["errors"],
+                PYTHON_CLIENT)
 
 
 def load(base: str, paths: list[str], token: str, size: Size, workdir: Path) -> Load:

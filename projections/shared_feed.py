@@ -67,26 +67,31 @@ class SharedFeed:
     # ---- joining and leaving ----
 
     async def join(self, reader: FeedReader, after_seq: int) -> bool:
-        """Registers `reader` from `after_seq + 1`; False if it is too far from the others and must read alone."""
+        """Registers `reader` from `after_seq + 1`; False if it is too far from the others and must read alone.
+        Under the pulling lock: a consumer started again while another reader pulls from it would mix the old
+        consumer's deliveries into the new window."""
         wanted = after_seq + 1
-        if not self._readers:
-            await self._start_at(after_seq)
-        elif wanted < self._floor:
-            if self._floor - wanted > self._rewind_limit:
-                return False
-            await self._start_at(after_seq)  # the others skip what they already have
-        elif wanted > self._head + 1 + self._capacity:
-            return False  # it would wait for the others to cover the whole gap
-        self._readers.add(reader)
-        return True
+        async with self._pulling:
+            if not self._readers:
+                await self._start_at(after_seq)
+            elif wanted < self._floor:
+                if self._floor - wanted > self._rewind_limit:
+                    return False
+                await self._start_at(after_seq)  # the others skip what they already have
+            elif wanted > self._head + 1 + self._capacity:
+                return False  # it would wait for the others to cover the whole gap
+            self._readers.add(reader)
+            return True
 
     async def leave(self, reader: FeedReader) -> None:
         self._readers.discard(reader)
         self._moved.set()
-        if not self._readers and self._running:
-            self._running = False
-            await self._pull.stop()
-            self._clear(self._floor)
+        if not self._readers:
+            async with self._pulling:
+                if not self._readers and self._running:
+                    self._running = False
+                    await self._pull.stop()
+                    self._clear(self._floor)
 
     def can_rejoin(self, next_seq: int) -> bool:
         return self._running and not self._restart and bool(self._readers) and \
@@ -97,10 +102,11 @@ class SharedFeed:
 
     async def delete(self) -> None:
         """Removes the shared consumer once nobody reads from it (a rebuild's, after its switch)."""
-        if not self._readers:
-            self._running = False
-            await self._pull.delete()
-            self._clear(self._floor)
+        async with self._pulling:
+            if not self._readers:
+                self._running = False
+                await self._pull.delete()
+                self._clear(self._floor)
 
     # ---- reading ----
 

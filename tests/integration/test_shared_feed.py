@@ -69,6 +69,36 @@ async def test_readers_from_different_checkpoints_each_get_every_later_event_onc
     await second.stop()
 
 
+async def test_readers_started_at_once_share_one_consumer_and_get_live_events_once(
+        nc: NATS, js: JetStreamContext) -> None:
+    """The runners of a process start together: their joins must not each start the shared consumer (two
+    subscriptions fed one window, and pulls went missing until they expired)."""
+    shared = shared_feed(nc, js)
+    starting, most = 0, 0
+    start = shared._pull.start
+
+    async def counted(after_seq: int) -> None:
+        nonlocal starting, most
+        starting += 1
+        most = max(most, starting)
+        try:
+            await start(after_seq)
+        finally:
+            starting -= 1
+
+    shared._pull.start = counted  # type: ignore[method-assign]
+    readers = [reader(nc, js, shared, f"r{n}") for n in range(5)]
+    await asyncio.gather(*(r.start(0) for r in readers))
+    assert most == 1
+    last = await publish(js, 100)
+    got: list[list[int]] = [[] for _ in readers]
+    await asyncio.wait_for(asyncio.gather(*(read_until(r, last, g) for r, g in zip(readers, got, strict=True))), 30)
+    assert all(g == list(range(1, last + 1)) for g in got)
+    assert shared.delivered == last
+    for r in readers:
+        await r.stop()
+
+
 async def test_the_fastest_waits_for_the_slowest_and_a_stalled_reader_is_dropped(
         nc: NATS, js: JetStreamContext) -> None:
     last = await publish(js, 200)
