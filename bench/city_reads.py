@@ -36,7 +36,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bench.common import JetStream, Row, info_row, jetstream, median, percentile, temp_dir
+from bench.common import JetStream, Row, info_row, jetstream, median, percentile, ratio_row, temp_dir
 from bench.projection_catchup import raw_fetch
 from bench.store_append import Size as AppendSize
 from bench.store_append import drive, store_appender, workload
@@ -56,6 +56,8 @@ NAME = "city_reads"
 SEED = 20261123
 WRITER_IN_FLIGHT = 64  # frontdoor.demo_city.writer.IN_FLIGHT
 P99_GOAL_MS = 10.0
+ALL_TOGETHER_GOAL = 0.3
+ALL_TOGETHER_S = 25.0
 TIME_LIMIT_S = 1800.0
 BENCH_DB = "frontdoor_bench"
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -250,8 +252,9 @@ async def project_and_read(label: str, settings: Settings, size: Size) -> tuple[
 def database_rows(label: str, done: Rebuild, reads: Reads, raw_rate: float) -> list[Row]:
     p99, s99 = percentile(reads.get_ms, 99), percentile(reads.select_ms, 99)
     return [
-        info_row(NAME, f"rebuild of all 6 projections -> {label} ({done.events:,} events in {done.seconds:.0f}s)",
-                 done.events / done.seconds, "events/s", raw_rate),
+        # Issue 15: all projections together from zero at least 0.3x the raw fetch, on SQLite and on PostgreSQL.
+        ratio_row(NAME, f"rebuild of all 6 projections -> {label} ({done.events:,} events in {done.seconds:.1f} s)",
+                  done.events / done.seconds, raw_rate, "events/s", ALL_TOGETHER_GOAL),
         info_row(NAME, f"GET /residents/{{id}} p50, {label} (vs raw select)", percentile(reads.get_ms, 50), "ms",
                  percentile(reads.select_ms, 50)),
         Row(NAME, f"GET /residents/{{id}} p99, {label} (vs raw select)", p99, "ms", s99, None, p99 < P99_GOAL_MS,
@@ -303,6 +306,9 @@ async def run(quick: bool = False, residents_: int | None = None) -> list[Row]:
           f"{baseline:.0f}/s")
     for label, (done, reads) in results.items():
         rows += database_rows(label, done, reads, baseline)
+        if size.residents == FULL.residents:  # the issue names this city: "in under 25 s"
+            rows.append(Row(NAME, f"rebuild of all 6 projections -> {label}: the 20,000-resident city", done.seconds,
+                            "s", None, None, done.seconds < ALL_TOGETHER_S, f"< {ALL_TOGETHER_S:g} s"))
     return rows
 
 
