@@ -46,6 +46,7 @@ from events.store import JetStreamEventStore
 from events.subjects import AUDIT_STREAM
 from frontdoor.api.auth import issue_token
 from frontdoor.bootstrap import projection_runners, start_services, stop_services
+from frontdoor.cli import settle_heap
 from frontdoor.embedded_nats import EmbeddedNats
 from frontdoor.services import Services
 from frontdoor.settings import Settings
@@ -286,6 +287,7 @@ async def run(quick: bool = False, residents_: int | None = None) -> list[Row]:
             try:
                 last = await store.last_seq()
                 await raw_fetch(stream, min(last, 20_000), decoding=False)  # warm-up
+                settle_heap()  # the projections run in this process: with the heap as `frontdoor project` has it
                 raw = await raw_fetch(stream, last, decoding=False)
                 results = {"SQLite": await project_and_read("SQLite", Settings(
                     nats_url=server.url, data_dir=workdir / "data",
