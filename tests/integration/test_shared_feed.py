@@ -20,7 +20,7 @@ from frontdoor.demo_city.writer import write_city
 from frontdoor.services import Services
 from projections.feed import FeedGap, PullFeed
 from projections.runner import ProjectionRunner
-from projections.shared_feed import FeedReader, SharedFeed
+from projections.shared_feed import INACTIVE_S, FeedReader, SharedFeed
 from tests.integration.test_rebuild_equality import DEADLINE_S, caught_up, dump, stream_of, tables_of, workload
 
 BATCH = 16
@@ -65,6 +65,8 @@ async def test_readers_from_different_checkpoints_each_get_every_later_event_onc
     assert b == list(range(11, last + 1))
     assert not first.alone and not second.alone
     assert shared.delivered == last  # the server sent each event once for both
+    # Named for this process alone, so the server removes it once a process that died stops pulling.
+    assert (await js.consumer_info(CARE_STREAM, shared.durable)).config.inactive_threshold == INACTIVE_S
     await first.stop()
     await second.stop()
 
