@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import nats.errors
 
 from events.catalogue import ContactRecorded
 from events.store import JetStreamEventStore
@@ -84,12 +85,23 @@ async def _client(http: httpx.AsyncClient, number: int, resident_id: str, stop: 
             await asyncio.sleep(0.05)
 
 
-async def contacts_in_stream(store: JetStreamEventStore) -> Counter[str]:
-    found: Counter[str] = Counter()
-    async for recorded in store.read_all():
-        if isinstance(recorded.event, ContactRecorded):
-            found[recorded.event.contact_id] += 1
-    return found
+async def contacts_in_stream(store: JetStreamEventStore, *, within: float = 30.0) -> Counter[str]:
+    """Every ContactRecorded in the stream by contact id. Reading creates a consumer, which needs the cluster's meta
+    leader: after a node was killed that may still be being elected (Raft waits 4-9 s before it even asks, longer on
+    a loaded machine), so a read that times out is tried again from the start, for at most `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found: Counter[str] = Counter()
+        try:
+            async for recorded in store.read_all():
+                if isinstance(recorded.event, ContactRecorded):
+                    found[recorded.event.contact_id] += 1
+        except nats.errors.TimeoutError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(1.0)
+            continue
+        return found
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
