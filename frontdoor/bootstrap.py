@@ -129,20 +129,20 @@ def projection_runners(services: Services, *, engine: AsyncEngine | None = None,
     """The runners of every projection, on the live read models, or (`engine`, `instance`) on a second set. The
     projections of one stream read it once in this process (a shared consumer) and decode each event once."""
     s = services.settings
-    projections = all_projections(services)
-    streams = Counter(getattr(p, "stream", CARE_STREAM) for p in projections)
+    stream_of = {p: str(getattr(p, "stream", CARE_STREAM)) for p in all_projections(services)}
+    readers = Counter(stream_of.values())
     shared = {stream: SharedFeed(services.nc, services.js, stream=stream, batch=s.projection_batch,
                                  prefetch=WINDOW, name=f"projections-{stream}{f'-{instance}' if instance else ''}")
-              for stream, readers in streams.items() if readers > 1}
+              for stream, count in readers.items() if count > 1}
     decoded = DecodedEvents(capacity=SHARED_CAPACITY)  # as many as the shared window keeps between its readers
     return {
         p.name: ProjectionRunner(services.nc, services.js, engine or services.engine, p, batch=s.projection_batch,
                                  poison=s.poison_policy, lease_ttl_s=s.lease_ttl_s,
-                                 stream=getattr(p, "stream", CARE_STREAM), decoded=decoded, instance=instance,
+                                 stream=stream_of[p], decoded=decoded, instance=instance,
                                  # wakes min_seq reads in other processes: the live set's positions only
                                  announce=None if instance else announcer(services.nc), window=WINDOW,
-                                 shared=shared.get(getattr(p, "stream", CARE_STREAM)))
-        for p in projections
+                                 shared=shared.get(stream_of[p]))
+        for p in stream_of
     }
 
 

@@ -43,7 +43,6 @@ class SharedFeed:
         self.durable = f"{name}-{uuid.uuid4().hex[:12]}"
         self._pull = PullFeed(nc, js, stream=stream, durable=self.durable, batch=batch, prefetch=prefetch,
                               inactive_threshold_s=INACTIVE_S)
-        self._batch = batch
         self._capacity, self._rewind_limit, self._stall_s = capacity, rewind_limit, stall_s
         self._readers: set[FeedReader] = set()
         self._window: list[Delivery] = []  # contiguous deliveries of the stream, from `_floor` on
@@ -55,10 +54,6 @@ class SharedFeed:
         self._pulling = asyncio.Lock()
         self._moved = asyncio.Event()  # a reader took something: there may be room to pull again
         self.delivered = 0  # messages this process received for all its readers together
-
-    @property
-    def running(self) -> bool:
-        return self._running
 
     def reader(self, private: PullFeed) -> FeedReader:
         """A projection's reader; `private` is the consumer it reads through while it is far from the others."""
@@ -251,7 +246,7 @@ class FeedReader:
         if self._alone:
             return await self._next_alone(max_wait, limit)
         if self.dropped:
-            raise FeedGap(f"consumer {self._shared.durable}: this reader fell {STALL_S:g} s behind the others")
+            raise self._fell_behind()
         self.held_back = False
         deadline = time.monotonic() + max_wait
         while not self._shared.has(self.next_seq):
@@ -263,7 +258,7 @@ class FeedReader:
             except TimeoutError:  # waiting for another reader's pull
                 return []
             if self.dropped:
-                raise FeedGap(f"consumer {self._shared.durable}: this reader fell {STALL_S:g} s behind the others")
+                raise self._fell_behind()
         taken = self._shared.take(self.next_seq, limit or self._private.batch)
         if taken:
             self.next_seq, self.taken_at = taken[-1].seq + 1, time.monotonic()
@@ -279,3 +274,6 @@ class FeedReader:
                 self._alone, self._joined, self.taken_at = False, True, time.monotonic()
                 self._shared.rejoin(self)
         return taken
+
+    def _fell_behind(self) -> FeedGap:
+        return FeedGap(f"consumer {self._shared.durable}: this reader stalled while the others waited on it")
