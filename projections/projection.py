@@ -36,3 +36,15 @@ class Remembers(Protocol):
     The runner calls `forget` whenever a transaction does not commit, and before it starts to lead."""
 
     def forget(self) -> None: ...
+
+
+@runtime_checkable
+class Prepares(Protocol):
+    """A projection with work to do before its transaction: the runner calls `prepare` with the same batch just
+    before `apply`, on a read connection, outside the write turn (on SQLite one writer at a time per process).
+    The team router publishes there, so a team's message waits for no other projection's transaction and no write
+    turn is held over NATS round trips. `prepare` may run again for the same batch (a retry): what it does must be
+    safe to repeat. A projection that prepares also `Remembers`: what was prepared is forgotten when the
+    transaction does not commit."""
+
+    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None: ...

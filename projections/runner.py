@@ -38,7 +38,7 @@ from projections.decoded_events import DecodedEvents
 from projections.faults import is_transient, waiting_state
 from projections.feed import Delivery, FeedGap, PullFeed
 from projections.lease import Lease
-from projections.projection import Projection, Remembers
+from projections.projection import Prepares, Projection, Remembers
 from projections.shared_feed import FeedReader, SharedFeed
 from projections.supersession import find_supersession
 from projections.tables import checkpoints, dead_letters
@@ -354,6 +354,9 @@ class ProjectionRunner:
         """Rows and checkpoint in one transaction. A projection that remembers documents between batches must
         forget them when the transaction does not commit: they would hold writes that never happened."""
         try:
+            if events and isinstance(self.projection, Prepares):
+                async with self._engine.connect() as reading:
+                    await self.projection.prepare(reading, events)
             async with write_transaction(self._engine) as conn:
                 if events:
                     await self.projection.apply(conn, events)

@@ -4,9 +4,11 @@ and nothing else."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 from nats.js import JetStreamContext
 
 from frontdoor.bootstrap import start_services, stop_services
@@ -14,6 +16,7 @@ from frontdoor.embedded_nats import EmbeddedNats
 from frontdoor.services import Services
 from frontdoor.settings import Settings
 from frontdoor.web import create_web_app
+from projections.database import is_sqlite, sqlite_writers
 from projections.team_router import TeamFeedRouter
 from tests.integration.conftest import CONTACT, SECRET, auth
 from tests.integration.test_http_workflow import refer, register
@@ -99,3 +102,23 @@ async def test_after_consent_is_withdrawn_a_team_still_gets_work_addressed_to_it
         "ReferralMade", "ConsentRecorded", "ContactRecorded", "ReferralMade", "AssessmentStarted", "ReferralAccepted"]
     assert "after the withdrawal" not in str([body for _, _, body in ot[:3]])
     assert ot[3][2]["data"]["reason"] == "addressed to it after the withdrawal"
+
+
+async def test_a_team_gets_its_work_while_another_projection_holds_sqlites_write_turn(
+        client: httpx.AsyncClient, services: Services, js: JetStreamContext) -> None:
+    """The router publishes before its transaction (`Prepares`): on SQLite, where a process's projections write one
+    at a time, a team's message waits for no other projection's write. Rows and checkpoint still follow the turn."""
+    if not is_sqlite(services.engine):
+        pytest.skip("the write turn is SQLite's: PostgreSQL writers do not queue in the process")
+    rid = (await register(client))["resident_id"]
+    await _settled(services)
+    before = await _teams_messages(js)
+    async with sqlite_writers(services.engine):  # as a long transaction of the resident view would
+        made = await refer(client, rid, to_team="ot-central")
+        deadline = asyncio.get_running_loop().time() + 10
+        while await _teams_messages(js) == before:
+            assert asyncio.get_running_loop().time() < deadline, "the team's message waited for the write turn"
+            await asyncio.sleep(0.02)
+        assert services.runners["team_router"].status.applied_seq < made["seq"]  # its rows wait for the turn
+    assert (await services.wait_for("team_router", made["seq"]))[0]
+    assert await _teams_messages(js) == before + 1  # published once, not again with the transaction
