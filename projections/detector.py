@@ -10,6 +10,7 @@ sequence it has ever handled is kept apart from its checkpoint and survives a re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
@@ -28,6 +29,7 @@ from projections import people_matching as matching
 from projections import rules
 from projections.checkpoints import load_checkpoint, save_checkpoint
 from projections.people_index import PeopleIndex
+from projections.projection import PreparedBatch
 from projections.recent_documents import RecentDocuments
 from projections.resident_view import fold_into, touches
 from projections.resident_view_projection import load_views
@@ -38,6 +40,15 @@ from projections.upsert import upsert
 EMITTED = "duplicate_detector.emitted"
 # A block this big says nothing (a placeholder birth date, a care home's postcode): compare with a bounded few.
 MAX_CANDIDATES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """What a batch comes to, to be written in its transaction."""
+
+    views: dict[str, DetectorView]
+    registered: dict[str, tuple[matching.Person, frozenset[str]]]
+    emitted_through: int | None  # the "emitted up to" mark to store, when the batch went past it
 
 
 class FlagSink(Protocol):
@@ -57,12 +68,34 @@ class DuplicateDetector:
         self._recent = RecentDocuments(DetectorView.load)
         self._people = PeopleIndex()
         self.flags_raised = 0
+        self._prepared: PreparedBatch[_Decided] = PreparedBatch()
 
     def forget(self) -> None:
         self._recent.forget()
         self._people.forget()
+        self._prepared.forget()
+
+    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+        """Folds the batch and raises its flags before the transaction (the runner calls this on a read
+        connection), so no write turn is held while each flag's command goes through NATS: on SQLite that turn is
+        every projection's in the process. A flag raised here whose transaction then fails is raised again by the
+        retry and refused as the same flag (its id is deterministic)."""
+        self._prepared.keep(batch, await self._decide(conn, batch))
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+        decided = self._prepared.take(batch)
+        if decided is None:
+            decided = await self._decide(conn, batch)
+        await _write_people(conn, decided.registered)
+        written = {rid: v.to_json().decode() for rid, v in decided.views.items()}
+        await upsert(conn, detector_views, [{"resident_id": rid, "doc": doc} for rid, doc in written.items()],
+                     key=["resident_id"])
+        if decided.emitted_through is not None:
+            await save_checkpoint(conn, EMITTED, decided.emitted_through)
+        self._recent.keep(decided.views, written)
+
+    async def _decide(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> _Decided:
+        """The fold and the rules over `batch`, its flags raised and closed (those of events not handled before)."""
         emitted_up_to = await load_checkpoint(conn, EMITTED)
         touched = {rid for e in batch for rid in touches(e)}
         views, missing = self._recent.take(touched)
@@ -91,13 +124,7 @@ class DuplicateDetector:
             if not isinstance(event, DuplicationResolved):
                 for flag_id in closing:
                     await self._sink.close_flag(recorded.resident_id, flag_id, recorded)
-        await _write_people(conn, registered)
-        written = {rid: v.to_json().decode() for rid, v in views.items()}
-        await upsert(conn, detector_views, [{"resident_id": rid, "doc": doc} for rid, doc in written.items()],
-                     key=["resident_id"])
-        if batch[-1].seq > emitted_up_to:
-            await save_checkpoint(conn, EMITTED, batch[-1].seq)
-        self._recent.keep(views, written)
+        return _Decided(views, registered, batch[-1].seq if batch[-1].seq > emitted_up_to else None)
 
     async def _linked_views(self, conn: AsyncConnection, view: DetectorView, views: dict[str, DetectorView]
                             ) -> dict[str, DetectorView]:

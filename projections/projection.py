@@ -4,7 +4,7 @@ The runner (fetch, batch, transaction, checkpoint) is written once and shared by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -48,3 +48,28 @@ class Prepares(Protocol):
     transaction does not commit."""
 
     async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None: ...
+
+
+Prepared = TypeVar("Prepared")
+
+
+class PreparedBatch(Generic[Prepared]):
+    """What `prepare` made of a batch, held for the `apply` of the same batch (by its first and last sequence
+    and length). `apply` given another batch, or called without `prepare`, finds nothing and works it out itself."""
+
+    def __init__(self) -> None:
+        self._held: tuple[tuple[int, int, int], Prepared] | None = None
+
+    def keep(self, batch: Sequence[RecordedEvent], prepared: Prepared) -> None:
+        self._held = (_span(batch), prepared)
+
+    def take(self, batch: Sequence[RecordedEvent]) -> Prepared | None:
+        held, self._held = self._held, None
+        return held[1] if held is not None and held[0] == _span(batch) else None
+
+    def forget(self) -> None:
+        self._held = None
+
+
+def _span(batch: Sequence[RecordedEvent]) -> tuple[int, int, int]:
+    return (batch[0].seq, batch[-1].seq, len(batch)) if batch else (0, 0, 0)

@@ -38,6 +38,7 @@ from events.codec import MSG_ID_HEADER, TYPE_HEADER
 from events.envelope import RecordedEvent
 from events.subjects import TEAM_SUBJECTS, TEAMS_STREAM, team_subject
 from projections.consent import may_see
+from projections.projection import PreparedBatch
 from projections.tables import router_residents
 from projections.team_feed import feed_message
 from projections.upsert import upsert
@@ -76,22 +77,23 @@ class TeamFeedRouter:
         # After a failed publish, later messages of that batch may have landed while an earlier one did not: the
         # retry then republishes the whole batch (Nats-Msg-Id absorbs the repeats) instead of trusting TEAMS.
         self._unsure_from: int | None = None
-        self._prepared: tuple[tuple[int, int, int], list[dict[str, Any]]] | None = None  # (batch, rows)
+        self._prepared: PreparedBatch[list[dict[str, Any]]] = PreparedBatch()  # the rows after a published batch
 
     async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         """Publishes the batch before its transaction (the runner calls this on a read connection): the router's
         rows change only in its own transactions, one batch after another, so reading them here sees what `apply`
         would. Teams then wait for no other projection's write turn (at 500 contacts a second, five transactions
         queued ahead of the router's on SQLite)."""
-        self._prepared = (_span(batch), await self._publish(conn, batch))
+        self._prepared.keep(batch, await self._publish(conn, batch))
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
-        prepared, self._prepared = self._prepared, None
-        rows = prepared[1] if prepared is not None and prepared[0] == _span(batch) else await self._publish(conn, batch)
+        rows = self._prepared.take(batch)
+        if rows is None:
+            rows = await self._publish(conn, batch)
         await upsert(conn, router_residents, rows, key=["resident_id"])
 
     def forget(self) -> None:
-        self._prepared = None
+        self._prepared.forget()
 
     async def _publish(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
         """Publishes what the teams may see of `batch` (not what TEAMS already holds); returns the router's rows
@@ -135,10 +137,6 @@ class TeamFeedRouter:
     def _may_see(self, resident: dict[str, Any], team: str) -> bool:
         organisation, sector = self._team_info(team)
         return may_see(resident["teams"], resident["consent"], team, organisation=organisation, sector=sector)
-
-
-def _span(batch: Sequence[RecordedEvent]) -> tuple[int, int, int]:
-    return (batch[0].seq, batch[-1].seq, len(batch)) if batch else (0, 0, 0)
 
 
 async def published_source_seq(js: JetStreamContext) -> int:

@@ -7,8 +7,11 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
+from events.catalogue import DuplicationFlagged
 from frontdoor.services import Services
+from projections.database import is_sqlite, sqlite_writers
 from projections.detector import DuplicateDetector
 from projections.runner import ProjectionRunner
 from tests.integration.conftest import RESIDENT, auth
@@ -81,3 +84,25 @@ async def test_a_second_registration_of_one_person_is_flagged_and_can_be_linked(
     view = (await client.get(f"/residents/{second['resident_id']}",
                              params={"min_seq": resolved.json()["seq"]})).json()
     assert view["linked_residents"] == [first["resident_id"]]
+
+
+async def test_a_flag_is_raised_while_another_projection_holds_sqlites_write_turn(
+        client: httpx.AsyncClient, services: Services) -> None:
+    """The detector decides and raises its flags before its transaction (`Prepares`): on SQLite, where a process's
+    projections write one at a time, a flag's command no longer holds (or waits for) every projection's turn."""
+    if not is_sqlite(services.engine):
+        pytest.skip("the write turn is SQLite's: PostgreSQL writers do not queue in the process")
+    rid = (await client.post("/residents", json=RESIDENT)).json()["resident_id"]
+    first = (await client.post(f"/residents/{rid}/referrals", json={
+        "to_team": "ot-central", "need": "housing", "reason": "a"})).json()
+    assert (await services.wait_for("duplicate_detector", first["seq"]))[0]
+    async with sqlite_writers(services.engine):  # as a long transaction of another projection would
+        second = (await client.post(f"/residents/{rid}/referrals", json={
+            "to_team": "housing-central", "need": "housing", "reason": "b"})).json()
+        deadline = asyncio.get_running_loop().time() + 10
+        while not any(isinstance(e.event, DuplicationFlagged) for e in await services.store.read_resident(rid)):
+            assert asyncio.get_running_loop().time() < deadline, "the flag waited for the write turn"
+            await asyncio.sleep(0.02)
+        assert services.runners["duplicate_detector"].status.applied_seq < second["seq"]  # its rows wait
+    flagged = await flags_until(client, lambda f: len(f) == 1, resident_id=rid)
+    assert flagged[0]["rule"] == "parallel_referrals"
