@@ -69,11 +69,13 @@ class DuplicateDetector:
         self._people = PeopleIndex()
         self.flags_raised = 0
         self._prepared: PreparedBatch[_Decided] = PreparedBatch()
+        self._emitted_up_to: int | None = None  # the "emitted up to" mark as stored; None: read it again
 
     def forget(self) -> None:
         self._recent.forget()
         self._people.forget()
         self._prepared.forget()
+        self._emitted_up_to = None
 
     async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         """Folds the batch and raises its flags before the transaction (the runner calls this on a read
@@ -92,11 +94,14 @@ class DuplicateDetector:
                      key=["resident_id"])
         if decided.emitted_through is not None:
             await save_checkpoint(conn, EMITTED, decided.emitted_through)
+            self._emitted_up_to = decided.emitted_through  # forgotten with the rest if this does not commit
         self._recent.keep(decided.views, written)
 
     async def _decide(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> _Decided:
         """The fold and the rules over `batch`, its flags raised and closed (those of events not handled before)."""
-        emitted_up_to = await load_checkpoint(conn, EMITTED)
+        if self._emitted_up_to is None:  # only this detector moves the mark: read once per lead, then kept
+            self._emitted_up_to = await load_checkpoint(conn, EMITTED)
+        emitted_up_to = self._emitted_up_to
         touched = {rid for e in batch for rid in touches(e)}
         views, missing = self._recent.take(touched)
         views |= await load_views(conn, missing, detector_views, DetectorView.from_document)
