@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import orjson
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from events.subjects import NHS_NUMBERS_BUCKET
@@ -45,12 +46,13 @@ def _parse(number: str, value: bytes, revision: int, *, created: bool = False) -
 
 
 class NhsNumberClaims:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, js: JetStreamContext, kv: KeyValue) -> None:
+        self._js = js
         self._kv = kv
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> NhsNumberClaims:
-        return cls(await js.key_value(NHS_NUMBERS_BUCKET))
+        return cls(js, await js.key_value(NHS_NUMBERS_BUCKET))
 
     async def owner(self, number: str) -> Claim | None:
         try:
@@ -89,11 +91,24 @@ class NhsNumberClaims:
         return _parse(claim.number, value, revision, created=True)
 
     async def numbers(self) -> list[str]:
+        """Every number with a live claim. Not `KeyValue.keys()`: its watcher can report "no keys" when the
+        first claims reach its callback after it has asked how many are pending (CI saw 0 of 2 under load). An
+        ephemeral pull consumer of each number's last entry, read until nothing is pending, has no such race."""
+        js, prefix = self._js, f"$KV.{NHS_NUMBERS_BUCKET}."
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, ack_policy=AckPolicy.NONE,
+                                headers_only=True, inactive_threshold=30.0)
+        sub = await js.pull_subscribe(f"{prefix}>", stream=f"KV_{NHS_NUMBERS_BUCKET}", config=config)
+        numbers: list[str] = []
         try:
-            keys: list[str] = await self._kv.keys()
-        except NoKeysError:
-            return []
-        return keys
+            pending = (await sub.consumer_info()).num_pending
+            while pending:
+                for msg in await sub.fetch(batch=min(pending, 1_000), timeout=5):
+                    pending = msg.metadata.num_pending
+                    if (msg.headers or {}).get("KV-Operation") not in ("DEL", "PURGE"):
+                        numbers.append(msg.subject[len(prefix):])
+        finally:
+            await sub.unsubscribe()
+        return numbers
 
     async def release(self, number: str, resident_id: str) -> None:
         """Frees a number after a correction moved the resident to another one."""

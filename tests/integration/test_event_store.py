@@ -137,6 +137,16 @@ async def test_an_nhs_number_can_be_claimed_once(js: JetStreamContext) -> None:
     assert await claims.take_over(first, "r4") is None  # stale revision: someone else moved it
 
 
+async def test_the_claimed_numbers_are_every_live_claim_and_no_released_one(js: JetStreamContext) -> None:
+    claims = await NhsNumberClaims.open(js)
+    assert await claims.numbers() == []
+    numbers = [f"{n:010d}" for n in range(2_500)]  # more than one fetch's worth
+    await asyncio.gather(*(claims.claim(n, f"r{n}") for n in numbers))
+    await claims.claim(numbers[0], "someone else")  # a second claim of a number changes nothing
+    await claims.release(numbers[1], f"r{numbers[1]}")
+    assert sorted(await claims.numbers()) == numbers[:1] + numbers[2:]
+
+
 async def test_many_concurrent_batches_all_land(store: JetStreamEventStore) -> None:
     """The server keeps at most 50 atomic batches in flight per stream; the store must not lose any past that."""
     ids = [uuid7() for _ in range(300)]
