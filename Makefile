@@ -8,6 +8,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DEMO   ?=
 PYTEST_ARGS ?=
+# Test workers: each has its own nats-server and databases; a file's tests stay in one worker (--dist loadfile).
+WORKERS ?= 2
 
 .PHONY: run test lint bench install clean drills
 
@@ -30,7 +32,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
