@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from bench.common import percentile
+from bench.common import percentile, settle_client_heap
 
 CONTACT = {"channel": "phone", "caller": {"relationship": "self"}, "needs": ["housing"], "urgency": "routine",
            "safeguarding": False, "summary": "bench", "outcome": "advice"}
@@ -89,6 +89,7 @@ def main() -> None:
     if not args.base.startswith(("http://127.0.0.1", "http://localhost")):
         parser.error("this load client only talks to this machine (127.0.0.1)")
     paths = args.paths.read_text().split()
+    settle_client_heap()
     result = asyncio.run(load(args.base, paths, args.token, args.connections, min(args.duration, 120.0),
                               args.client))
     print(json.dumps(result))

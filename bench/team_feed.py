@@ -26,7 +26,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
-from bench.common import Row, envelope, info_row, jetstream, percentile, ratio_row, temp_dir
+from bench.common import Row, envelope, info_row, jetstream, percentile, ratio_row, settle_client_heap, temp_dir
 from bench.http_contact import SECRET, start, stop, wait_healthy
 from events.catalogue import Caller, ContactRecorded, Event, ReferralMade, ResidentRegistered
 from events.envelope import RecordedEvent
@@ -109,6 +109,7 @@ async def _latency(quick: bool) -> list[Row]:
                 try:
                     await _drain(team.jetstream(prefix=TEAM_API_PREFIX))
                     # A tenth of the goal's rate first (what the path costs when the machine keeps up), then the goal.
+                    settle_client_heap()
                     for rate in (RATE / 10, RATE):
                         count = int(rate * (6 if quick else 20))
                         # The timed posts through aiohttp: this client shares the two cores with the server it
