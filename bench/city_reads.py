@@ -49,8 +49,8 @@ from events.store import JetStreamEventStore
 from events.subjects import AUDIT_STREAM
 from frontdoor.api.auth import issue_token
 from frontdoor.bootstrap import projection_runners, start_services, stop_services
-from frontdoor.cli import settle_heap
 from frontdoor.embedded_nats import EmbeddedNats
+from frontdoor.heap import settle_heap
 from frontdoor.services import Services
 from frontdoor.settings import Settings
 from frontdoor.web import create_web_app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import shutil
 import statistics
@@ -89,15 +88,6 @@ def percentile(samples: Sequence[float], q: float) -> float:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
-
-
-def settle_client_heap() -> None:
-    """Takes the load client's own heap out of its garbage collector's sight before a timed part, as `frontdoor
-    serve` does with its own. A client that has imported the project holds about 150,000 objects, and each full
-    collection of them paused its event loop for 70-110 ms (measured with gc.callbacks on 2026-12-01): that pause
-    was counted as the server's latency, in the baseline's loop as in ours."""
-    gc.collect()
-    gc.freeze()
 
 
 @contextmanager

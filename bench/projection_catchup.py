@@ -41,7 +41,7 @@ from events.envelope import Envelope
 from events.ids import uuid7
 from events.store import JetStreamEventStore
 from events.subjects import CARE_STREAM, CARE_SUBJECTS
-from frontdoor.cli import settle_heap
+from frontdoor.heap import settle_heap
 from projections.caseload_projection import CaseloadProjection
 from projections.database import create_engine
 from projections.projection import Projection

@@ -5,7 +5,7 @@ One resident with 200 events written through the real use cases (registration, 6
 made, accepted and completed by the team, 15 assessments started and completed), projected by the running
 projections. Then, alternately, `GET /ui/residents/{id}` (signed-in session cookie) and `GET /residents/{id}`
 (bearer token), timed inside the app (`city_reads.Timed`: from the request entering the app until its response
-is sent), driven in-process by httpx's ASGITransport, after `frontdoor.cli.settle_heap` (the `gc.freeze()` that
+is sent), driven in-process by httpx's ASGITransport, after `frontdoor.heap.settle_heap` (the `gc.freeze()` that
 `frontdoor serve` does once started; without it a full collection of the startup heap, about 100 ms here, lands in
 one request in a hundred). Both pay the same use case (role check, read, audit
 publish); the page adds the glance, the merged timeline and the Jinja render of the forms.
@@ -31,8 +31,8 @@ from frontdoor.application import assessments, referrals, residents
 from frontdoor.application.inputs import AssessmentBody, ContactBody, OutcomeBody, ReferralBody, RegisterBody
 from frontdoor.application.who import Asked, Principal
 from frontdoor.bootstrap import start_services, stop_services
-from frontdoor.cli import settle_heap
 from frontdoor.embedded_nats import EmbeddedNats
+from frontdoor.heap import settle_heap
 from frontdoor.services import Services
 from frontdoor.settings import Settings
 from frontdoor.ui import session
