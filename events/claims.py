@@ -17,7 +17,7 @@ import orjson
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
+from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 
 from events.subjects import NHS_NUMBERS_BUCKET
 
@@ -104,7 +104,7 @@ class NhsNumberClaims:
             while pending:
                 for msg in await sub.fetch(batch=min(pending, 1_000), timeout=5):
                     pending = msg.metadata.num_pending
-                    if (msg.headers or {}).get("KV-Operation") not in ("DEL", "PURGE"):
+                    if (msg.headers or {}).get(KV_OP) not in (KV_DEL, KV_PURGE):
                         numbers.append(msg.subject[len(prefix):])
         finally:
             await sub.unsubscribe()
