@@ -141,7 +141,9 @@ def projection_runners(services: Services, *, engine: AsyncEngine | None = None,
                                  stream=stream_of[p], decoded=decoded, instance=instance,
                                  # wakes min_seq reads in other processes: the live set's positions only
                                  announce=None if instance else announcer(services.nc), window=WINDOW,
-                                 shared=shared.get(stream_of[p]))
+                                 shared=shared.get(stream_of[p]),
+                                 # the team feeds' latency is the router's (issue 11): it never waits
+                                 gather_s=0.0 if isinstance(p, TeamFeedRouter) else s.projection_gather_s)
         for p in stream_of
     }
 

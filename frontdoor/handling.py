@@ -74,9 +74,12 @@ class CommandHandler:
 
     async def _handle(self, resident_id: str, command: Command, context: Context, guard: Guard | None) -> Outcome:
         fresh = False
+        caught_up: Folded | None = None  # after a conflict: the state with what the other writer added
         for attempt in range(self._retries):
-            confirmed = fresh or not self._states.holds(resident_id)  # read from the stream just now
-            folded = await self._states.load(resident_id, fresh=fresh)
+            # read from the stream just now
+            confirmed = fresh or caught_up is not None or not self._states.holds(resident_id)
+            folded = caught_up or await self._states.load(resident_id, fresh=fresh)
+            caught_up = None
             first_id = self._event_id(context, 0)
             if first_id in folded.event_seqs:
                 return Outcome(resident_id, folded.event_seqs[first_id], (), replayed=True, before=folded.state)
@@ -99,9 +102,8 @@ class CommandHandler:
                 with timed_append():  # latency and conflicts, for /metrics
                     result = await self._store.append(resident_id, envelopes, expected_seq=folded.seq)
             except ConcurrencyConflict:
-                self._states.forget(resident_id)
-                fresh = True
                 await _back_off(attempt)
+                caught_up = await self._states.catch_up(resident_id, folded)
                 continue
             except StoreUnavailable:
                 self._states.forget(resident_id)  # it may have landed: read again before the next command

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from events.catalogue import EventSuperseded
 from events.envelope import RecordedEvent
 from events.ports import EventStore
 from frontdoor.domain.evolve import evolve
@@ -51,6 +52,22 @@ class ResidentStates:
         folded = Folded().then(await self._store.read_resident(resident_id))
         self.remember(resident_id, folded)
         return folded
+
+    async def catch_up(self, resident_id: str, folded: Folded) -> Folded:
+        """`folded` and whatever was written after it (another writer's events, after a conflict), reading only
+        those rather than the resident's whole history: each flag the detector raised cost the API a conflict and
+        a read of the whole record (issue 15). A supersession among them may take an earlier event out of the
+        fold: then the whole history is read again."""
+        try:
+            newer = await self._store.read_resident(resident_id, after_seq=folded.seq)
+        except BaseException:
+            self.forget(resident_id)
+            raise
+        if any(isinstance(item.event, EventSuperseded) for item in newer):
+            return await self.load(resident_id, fresh=True)
+        caught = folded.then(newer)
+        self.remember(resident_id, caught)
+        return caught
 
     def holds(self, resident_id: str) -> bool:
         """Whether a load would answer from memory (and so may be behind another process's writes)."""

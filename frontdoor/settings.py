@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     command_retries: int = Field(default=5, ge=1, le=50, description="Decide-append attempts before a 409")
     state_cache_size: int = Field(default=50_000, ge=0, description="Folded resident states kept in memory")
     projection_batch: int = Field(default=500, ge=1, le=5000, description="Events a projection applies at once")
+    projection_gather_s: float = Field(
+        default=0.05, ge=0, le=1.0,
+        description="Live under load, a projection commits at most this often (the router: at once); 0 = each event")
     repeat_assessment_days: int = Field(default=28, ge=1, description="Repeat assessment window (days)")
     story_contacts: int = Field(default=3, ge=2, description="Contacts about one need that make failure demand")
     story_days: int = Field(default=14, ge=1, description="Tell-my-story-again window (days)")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from frontdoor.api import asyncapi_route, at_risk, docs, fhir, flags, health, metrics, residents, teams, workflow
+from frontdoor.api.contact_route import ContactRoute
 from frontdoor.api.problems import BodyLimit, Unexpected, install_problem_handlers
 from frontdoor.api.request_context import RequestContext
 from frontdoor.services import Services
@@ -57,6 +58,9 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router)
     app.include_router(docs.router)
     app.include_router(asyncapi_route.router)  # GET /asyncapi.json (DESIGN §9)
+    # Before every documented route: the busiest write, answered without FastAPI's per-request machinery when it
+    # is well formed; anything else it hands on to the documented route (frontdoor.api.contact_route).
+    app.router.routes.insert(0, ContactRoute())
     # The documents (`frontdoor spec`) are drawn without services: then the default limit is as good as any.
     limit = services.settings.max_body_bytes if services is not None else Settings().max_body_bytes
     app.add_middleware(BodyLimit, limit=limit)

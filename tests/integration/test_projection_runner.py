@@ -237,3 +237,38 @@ async def test_a_runner_with_nothing_to_catch_up_is_live_at_once(nc: NATS, js: J
                 seen.append(runner.status.state)
             await asyncio.sleep(0.001)
     assert "catching_up" not in seen, seen
+
+
+class CountsBatches(ResidentViewProjection):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+        self.batches.append(len(batch))
+        await super().apply(conn, batch)
+
+
+async def test_live_events_that_arrive_while_it_gathers_are_committed_together(nc: NATS, js: JetStreamContext,
+                                                                               engine: AsyncEngine) -> None:
+    """Issue 15: live and busy, a projection commits at most every `gather_s`, taking everything that came
+    meanwhile; nothing is lost or applied twice. (A long gather, so that the writes surely fall inside one.)"""
+    store = JetStreamEventStore(nc, js)
+    ids = await write_city(store, 3, 0)
+    projection = CountsBatches()
+    runner = ProjectionRunner(nc, js, engine, projection, batch=25, gather_s=2.0)
+    async with running(runner):
+        assert await runner.wait_for(await store.last_seq(), 20)
+        assert runner.status.state == "live"
+        before = len(projection.batches)
+        last = 0
+        for n, rid in enumerate(ids * 4):  # one at a time, each after the last was stored
+            env = wrap(contact(n), event_id=uuid7(), resident_id=rid, actor=ACTOR, occurred_at=datetime.now(UTC),
+                       correlation_id="c")
+            last = (await store.append(rid, [env], expected_seq=await _last_of(store, rid))).seq
+        assert await runner.wait_for(last, 20)
+    live = projection.batches[before:]
+    assert sum(live) == 12 and len(live) <= 2, live
+    async with engine.connect() as conn:
+        views = [await view_of(conn, rid) for rid in ids]
+    assert all(v is not None and len(v["contacts"]) == 4 for v in views)
