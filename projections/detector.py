@@ -9,9 +9,11 @@ sequence it has ever handled is kept apart from its checkpoint and survives a re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy import Table, delete
@@ -40,6 +42,7 @@ from projections.upsert import upsert
 EMITTED = "duplicate_detector.emitted"
 # A block this big says nothing (a placeholder birth date, a care home's postcode): compare with a bounded few.
 MAX_CANDIDATES = 500
+FLAG_WRITERS = 32  # residents whose flags are written at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,8 @@ class DuplicateDetector:
         views, missing = self._recent.take(touched)
         views |= await load_views(conn, missing, detector_views, DetectorView.from_document)
         registered: dict[str, tuple[matching.Person, frozenset[str]]] = {}  # this batch's, written at its end
+        writes: dict[str, list[Callable[[], Awaitable[None]]]] = {}  # each resident's flag writes, in order
+        raising = 0
         for recorded in batch:
             # The one fold, links and unlinks included: this copy sees every record exactly as the view does.
             view = fold_into(views, recorded, DetectorView)[0]
@@ -122,13 +127,16 @@ class DuplicateDetector:
             if recorded.seq <= emitted_up_to:
                 continue  # handled before this replay: its flags are already in the stream
             known = {f.flag_id for f in view.open_flags} | {f.flag_id for f in view.resolved_flags}
+            steps = writes.setdefault(recorded.resident_id, [])
             for finding in findings:
                 if finding.flag_id not in known:
-                    await self._sink.raise_flag(recorded.resident_id, finding, recorded)
-                    self.flags_raised += 1
+                    steps.append(partial(self._sink.raise_flag, recorded.resident_id, finding, recorded))
+                    raising += 1
             if not isinstance(event, DuplicationResolved):
-                for flag_id in closing:
-                    await self._sink.close_flag(recorded.resident_id, flag_id, recorded)
+                steps += [partial(self._sink.close_flag, recorded.resident_id, flag_id, recorded)
+                          for flag_id in closing]
+        await write_flags(writes)
+        self.flags_raised += raising
         return _Decided(views, registered, batch[-1].seq if batch[-1].seq > emitted_up_to else None)
 
     async def _linked_views(self, conn: AsyncConnection, view: DetectorView, views: dict[str, DetectorView]
@@ -166,6 +174,30 @@ class DuplicateDetector:
         self._people.put(person, keys)  # the rest of this batch sees it at once; the tables at the batch's end
         registered[person.resident_id] = (person, keys)
         return findings
+
+
+async def write_flags(writes: dict[str, list[Callable[[], Awaitable[None]]]]) -> None:
+    """Each resident's flag writes in order, the residents' side by side (at most FLAG_WRITERS at a time). One
+    after another, each waiting for its command's round trips through NATS, a burst of flags (a city's calls
+    about one need) held the detector seconds behind the stream, and with it every flag (issue 15). A failure
+    is raised as itself once the others have stopped: the runner then applies the batch again, and flags
+    already written are refused as the same flags (their ids are deterministic)."""
+    if not any(writes.values()):
+        return
+    slots = asyncio.Semaphore(FLAG_WRITERS)
+
+    async def in_order(steps: list[Callable[[], Awaitable[None]]]) -> None:
+        async with slots:
+            for step in steps:
+                await step()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for steps in writes.values():
+                if steps:
+                    group.create_task(in_order(steps))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
 
 
 def _raises_on_link(recorded: RecordedEvent) -> bool:
