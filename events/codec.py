@@ -63,6 +63,6 @@ def to_event(envelope: Envelope) -> Event:
     return cls.model_validate(data)
 
 
-def decode(seq: int, payload: bytes) -> RecordedEvent:
+def decode(seq: int, payload: bytes, previous_seq: int | None = None) -> RecordedEvent:
     envelope = Envelope.model_validate_json(payload)
-    return RecordedEvent(seq=seq, envelope=envelope, event=to_event(envelope))
+    return RecordedEvent(seq=seq, envelope=envelope, event=to_event(envelope), previous_seq=previous_seq)

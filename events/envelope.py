@@ -42,6 +42,9 @@ class RecordedEvent:
     seq: int
     envelope: Envelope
     event: Event
+    # The sequence of the resident's previous event, as the append that wrote this one stated it (its expected
+    # last subject sequence, kept by JetStream in the message's headers); None where it is not known.
+    previous_seq: int | None = None
 
     @property
     def resident_id(self) -> str:

@@ -11,10 +11,11 @@ class ConcurrencyConflict(StoreError):
     """The resident's stream moved on since it was read, or another write to it is still being agreed on by a
     cluster (JetStream err_code 10071, 10164): decide again."""
 
-    def __init__(self, resident_id: str, expected_seq: int, detail: str) -> None:
+    def __init__(self, resident_id: str, expected_seq: int, detail: str, actual_seq: int | None = None) -> None:
         super().__init__(f"resident {resident_id}: expected last sequence {expected_seq}, {detail}")
         self.resident_id = resident_id
         self.expected_seq = expected_seq
+        self.actual_seq = actual_seq  # the subject's last sequence, when the server said it (10071)
 
 
 class StoreUnavailable(StoreError):

@@ -49,6 +49,13 @@ DIRECT_GET_BATCH = 1000
 _LAST_SEQ = re.compile(r"wrong last sequence: (\d+)")
 
 
+def previous_seq(headers: dict[str, str] | None) -> int | None:
+    """The resident's previous sequence as the append that wrote a message stated it (its expected last subject
+    sequence, which JetStream keeps with the message); None where it did not say."""
+    stated = (headers or {}).get(EXPECTED_SEQ, "")
+    return int(stated) if stated.isdigit() else None
+
+
 class JetStreamEventStore:
     def __init__(self, nc: NATS, js: JetStreamContext, *, stream: str = CARE_STREAM, timeout: float = 5.0):
         self._nc = nc
@@ -123,7 +130,9 @@ class JetStreamEventStore:
             code = int(error.get("err_code", 0))
             description = str(error.get("description", ""))
             if code in (WRONG_LAST_SEQUENCE, WRONG_LAST_SEQUENCE_IN_FLIGHT):
-                raise ConcurrencyConflict(resident_id, expected_seq, description)
+                actual = _LAST_SEQ.search(description)
+                raise ConcurrencyConflict(resident_id, expected_seq, description,
+                                          int(actual.group(1)) if actual else None)
             if code == BATCH_DUPLICATE_MSG_ID:
                 # A retried batch: every event in it is already in the stream. That is success.
                 return AppendResult(seq=0, duplicate=True)
@@ -176,6 +185,23 @@ class JetStreamEventStore:
         if "Nats-Sequence" not in headers:
             raise StoreUnavailable(f"direct get on {subject}: status {headers.get('Status')}")
         return int(headers["Nats-Sequence"])
+
+    async def recorded(self, resident_id: str, seq: int) -> RecordedEvent | None:
+        """The resident's event at stream sequence `seq`, with the sequence it follows: one direct get by
+        sequence, which the server answers from its index, where reading a subject from a sequence on scans the
+        stream for it. None if `seq` is not on the resident's subject or cannot be read here."""
+        try:
+            msg = await self._nc.request(f"$JS.API.DIRECT.GET.{self._stream}", orjson.dumps({"seq": seq}),
+                                         timeout=self._timeout)
+        except (TimeoutError, NatsTimeout, NoRespondersError) as exc:
+            raise StoreUnavailable(f"direct get of sequence {seq} failed ({exc})") from exc
+        headers = msg.headers or {}
+        if headers.get("Nats-Subject") != resident_subject(resident_id):
+            return None
+        try:
+            return decode(seq, msg.data, previous_seq(headers))
+        except (ValueError, ValidationError, UnknownEventType):
+            return None
 
     async def message(self, seq: int) -> tuple[str, bytes] | None:
         """The raw message at a stream sequence (subject, payload), for an operator's look at a bad event."""

@@ -13,6 +13,7 @@ from frontdoor.domain import commands as c
 from frontdoor.domain.errors import IllegalStep, TooManyConflicts, WorkNotFound
 from frontdoor.handling import CommandHandler, Context
 from frontdoor.metrics import FLAGS_RAISED
+from frontdoor.resident_states import ResidentStates
 from projections.faults import TryLater
 from projections.rules import Finding
 
@@ -20,8 +21,14 @@ DETECTOR = Actor(id="duplicate-detector", role="system")
 
 
 class FlagWriter:
-    def __init__(self, handler: CommandHandler) -> None:
+    def __init__(self, handler: CommandHandler, states: ResidentStates | None = None) -> None:
+        """`states`: the handler's own, kept up to date with the events the detector sees (`follow`)."""
         self._handler = handler
+        self._states = states
+
+    def follow(self, recorded: RecordedEvent) -> None:
+        if self._states is not None:
+            self._states.follow(recorded)
 
     def _context(self, cause: RecordedEvent, key: str) -> Context:
         # The key fixes the event id: a retried flag is recognised by the stream itself.

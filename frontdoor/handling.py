@@ -101,9 +101,9 @@ class CommandHandler:
             try:
                 with timed_append():  # latency and conflicts, for /metrics
                     result = await self._store.append(resident_id, envelopes, expected_seq=folded.seq)
-            except ConcurrencyConflict:
+            except ConcurrencyConflict as conflict:
                 await _back_off(attempt)
-                caught_up = await self._states.catch_up(resident_id, folded)
+                caught_up = await self._states.catch_up(resident_id, folded, conflict.actual_seq)
                 continue
             except StoreUnavailable:
                 self._states.forget(resident_id)  # it may have landed: read again before the next command

@@ -53,12 +53,19 @@ class ResidentStates:
         self.remember(resident_id, folded)
         return folded
 
-    async def catch_up(self, resident_id: str, folded: Folded) -> Folded:
+    async def catch_up(self, resident_id: str, folded: Folded, last_seq: int | None = None) -> Folded:
         """`folded` and whatever was written after it (another writer's events, after a conflict), reading only
         those rather than the resident's whole history: each flag the detector raised cost the API a conflict and
-        a read of the whole record (issue 15). A supersession among them may take an earlier event out of the
-        fold: then the whole history is read again."""
+        a read of the whole record (issue 15). When the conflict said the subject's last sequence and that event
+        follows `folded` directly (the common case: one flag), it is fetched by its sequence alone. A supersession
+        among them may take an earlier event out of the fold: then the whole history is read again."""
         try:
+            if last_seq is not None and last_seq > folded.seq:
+                one = await self._store.recorded(resident_id, last_seq)
+                if one is not None and one.previous_seq == folded.seq and not isinstance(one.event, EventSuperseded):
+                    caught = folded.then([one])
+                    self.remember(resident_id, caught)
+                    return caught
             newer = await self._store.read_resident(resident_id, after_seq=folded.seq)
         except BaseException:
             self.forget(resident_id)
@@ -68,6 +75,31 @@ class ResidentStates:
         caught = folded.then(newer)
         self.remember(resident_id, caught)
         return caught
+
+    def follow(self, recorded: RecordedEvent) -> None:
+        """Keeps states up to date with events seen on the stream (the projector's feed), so that the detector's
+        flags are decided without reading the resident's history: a read from the start made nats-server scan
+        the stream for the resident's subject, 1.6 ms of its CPU a resident at 20,000 events, and a burst of
+        flags stalled the front door (issue 15). A held state is extended only by the event that states it
+        follows the state's last one (the append's expected sequence, kept in the message); a resident's first
+        event starts one. Anything else (an event that follows another, a supersession, a command on the
+        resident in this process just now) drops the held state: the next command reads it whole."""
+        resident_id = recorded.resident_id
+        if self._capacity == 0:
+            return
+        held = self._cache.get(resident_id)
+        if held is not None and recorded.seq <= held.seq:
+            return  # already in it (this process wrote it, or read it since)
+        if recorded.previous_seq is None or isinstance(recorded.event, EventSuperseded) or \
+                resident_id in self._locks:
+            self.forget(resident_id)
+        elif held is None:
+            if recorded.previous_seq == 0:
+                self.remember(resident_id, Folded().then([recorded]))
+        elif recorded.previous_seq == held.seq:
+            self.remember(resident_id, held.then([recorded]))
+        else:
+            self.forget(resident_id)
 
     def holds(self, resident_id: str) -> bool:
         """Whether a load would answer from memory (and so may be behind another process's writes)."""

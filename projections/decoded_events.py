@@ -20,11 +20,11 @@ class DecodedEvents:
         self._events: OrderedDict[tuple[str, int], RecordedEvent] = OrderedDict()
         self.decoded = 0  # how many were actually decoded here (the rest came from the cache)
 
-    def get(self, stream: str, seq: int, data: bytes) -> RecordedEvent:
+    def get(self, stream: str, seq: int, data: bytes, previous_seq: int | None = None) -> RecordedEvent:
         key = (stream, seq)
         event = self._events.get(key)
         if event is None:
-            event = decode(seq, data)
+            event = decode(seq, data, previous_seq)
             self.decoded += 1
             self._events[key] = event
             if len(self._events) > self._capacity:

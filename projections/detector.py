@@ -55,6 +55,10 @@ class _Decided:
 
 
 class FlagSink(Protocol):
+    def follow(self, recorded: RecordedEvent) -> None:
+        """Every event the detector folds, in stream order, before its flags are written: a sink may keep what
+        it decides on up to date with them."""
+
     async def raise_flag(self, resident_id: str, finding: rules.Finding, cause: RecordedEvent) -> None: ...
 
     async def close_flag(self, resident_id: str, flag_id: str, cause: RecordedEvent) -> None: ...
@@ -112,6 +116,7 @@ class DuplicateDetector:
         writes: dict[str, list[Callable[[], Awaitable[None]]]] = {}  # each resident's flag writes, in order
         raising = 0
         for recorded in batch:
+            self._sink.follow(recorded)
             # The one fold, links and unlinks included: this copy sees every record exactly as the view does.
             view = fold_into(views, recorded, DetectorView)[0]
             event = recorded.event

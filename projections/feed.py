@@ -27,6 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from events.codec import TYPE_HEADER
+from events.store import previous_seq
 
 PULL_EXPIRES_S = 5.0
 
@@ -42,6 +43,7 @@ class Delivery:
     data: bytes
     type: str | None = None  # the Frontdoor-Type header: lets a projection skip events it does not handle
     subject: str = ""  # where it is stored (care.<resident>): where an operator's EventSuperseded for it goes
+    previous_seq: int | None = None  # the subject's sequence the append expected (its previous event), if it said
 
 
 class PullFeed:
@@ -154,7 +156,7 @@ class PullFeed:
             self._gap = True
         self._last_cseq = cseq
         self._buffer.append(Delivery(sseq, pending, msg.data, headers.get(TYPE_HEADER) if headers else None,
-                                     msg.subject))
+                                     msg.subject, previous_seq(headers)))
         self._outstanding -= 1
         if self._outstanding <= 0:
             self._outstanding = 0

@@ -344,7 +344,7 @@ class ProjectionRunner:
             if deliveries and not handled and time.monotonic() - self._stored_at < SKIPPED_CHECKPOINT_EVERY_S:
                 await self._advance(deliveries[-1].seq, len(deliveries))  # nothing to write yet
                 return
-            await self._commit([self._decoded.get(self._stream, d.seq, d.data) for d in handled],
+            await self._commit([self._decoded.get(self._stream, d.seq, d.data, d.previous_seq) for d in handled],
                                deliveries[-1].seq if deliveries else self.status.applied_seq)
         except CheckpointMoved:
             raise
@@ -360,7 +360,8 @@ class ProjectionRunner:
 
     async def _apply_one(self, delivery: Delivery) -> None:
         try:
-            await self._commit([self._decoded.get(self._stream, delivery.seq, delivery.data)]
+            await self._commit([self._decoded.get(self._stream, delivery.seq, delivery.data,
+                                              delivery.previous_seq)]
                                if self._handles(delivery) else [],
                                delivery.seq)
         except CheckpointMoved:

@@ -6,15 +6,18 @@ one real JetStream."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from events.catalogue import EventSuperseded
-from events.codec import wrap
+from events.codec import decode, wrap
 from events.envelope import Actor, RecordedEvent
 from events.ids import uuid7
-from events.store import JetStreamEventStore
+from events.store import JetStreamEventStore, previous_seq
+from events.subjects import resident_subject
 from frontdoor.domain import commands as c
 from frontdoor.domain.state import ResidentState
 from frontdoor.handling import CommandHandler, Context
@@ -98,3 +101,69 @@ async def test_a_supersession_among_the_newer_events_reads_the_whole_history_aga
     outcome = await mine.handle(rid, contact(2), CONTEXT)
     assert store.reads_after[-1] == 0, "read whole again: the supersession takes an earlier event out"
     assert outcome.before is not None and "contact-1" not in outcome.before.contact_ids
+
+
+async def test_one_event_by_the_other_writer_is_fetched_by_its_sequence_alone(nc: NATS, js: JetStreamContext) -> None:
+    store = CountingReads(nc, js)
+    mine, my_states = handler(store)
+    theirs, _ = handler(JetStreamEventStore(nc, js))
+    rid = uuid7()
+    await mine.handle(rid, REGISTER, CONTEXT)
+    await theirs.handle(rid, contact(1), CONTEXT)
+    store.reads_after.clear()
+    outcome = await mine.handle(rid, contact(2), CONTEXT)
+    assert store.reads_after == [], "no read of the subject: the conflict named the one event, fetched by sequence"
+    assert outcome.before is not None and outcome.before.contact_ids == {"contact-1"}
+    assert (await my_states.load(rid)).state == await whole(store, rid)
+
+
+async def feed(js: JetStreamContext, resident_id: str) -> list[RecordedEvent]:
+    """The resident's events as the projector's feed delivers them: decoded with the headers they were stored with."""
+    found: list[RecordedEvent] = []
+    seq = 0
+    while True:
+        try:
+            msg = await js.get_msg("CARE", seq + 1, next=True, subject=resident_subject(resident_id), direct=True)
+        except NotFoundError:
+            return found
+        seq = int(msg.seq or 0)
+        found.append(decode(seq, msg.data or b"", previous_seq(msg.headers)))
+
+
+async def test_a_state_followed_from_the_feed_decides_without_a_read_and_as_a_whole_read_would(
+        nc: NATS, js: JetStreamContext) -> None:
+    """The detector's flags (issue 15): the projector's states follow the events it sees, so a flag on a resident
+    it saw from the start needs no read of the history, and the state is exactly what a read gives."""
+    api, _ = handler(JetStreamEventStore(nc, js))
+    store = CountingReads(nc, js)
+    projector, followed = handler(store)
+    rid = uuid7()
+    await api.handle(rid, REGISTER, CONTEXT)
+    for n in range(3):
+        await api.handle(rid, contact(n), CONTEXT)
+    for recorded in await feed(js, rid):
+        followed.follow(recorded)
+    assert followed.holds(rid)
+    assert (await followed.load(rid)).state == await whole(store, rid)
+    store.reads_after.clear()
+    await projector.handle(rid, contact(9), CONTEXT)
+    assert store.reads_after == []
+
+
+async def test_a_followed_state_is_dropped_when_an_event_does_not_follow_it(nc: NATS, js: JetStreamContext) -> None:
+    api, _ = handler(JetStreamEventStore(nc, js))
+    _, followed = handler(JetStreamEventStore(nc, js))
+    rid = uuid7()
+    await api.handle(rid, REGISTER, CONTEXT)
+    for n in range(3):
+        await api.handle(rid, contact(n), CONTEXT)
+    registration, _first, *rest = await feed(js, rid)
+    followed.follow(registration)
+    assert followed.holds(rid)
+    followed.follow(rest[0])  # the second contact: the first one was missed
+    assert not followed.holds(rid), "a gap: the state is dropped, never extended past a missing event"
+    for recorded in rest:
+        followed.follow(recorded)
+    assert not followed.holds(rid), "only a resident's first event starts a state"
+    followed.follow(replace(registration, previous_seq=None))
+    assert not followed.holds(rid)

@@ -42,6 +42,9 @@ class OutageAtTheFirstFlag:
         self.outages = 0
         self.restarted = asyncio.Event()
 
+    def follow(self, recorded: RecordedEvent) -> None:
+        self._writer.follow(recorded)
+
     async def raise_flag(self, resident_id: str, finding: Finding, cause: RecordedEvent) -> None:
         if self.outages == 0:
             self.outages += 1

@@ -26,6 +26,9 @@ class RecordedFlags:
     def __init__(self) -> None:
         self.raised: list[tuple[str, str]] = []
 
+    def follow(self, recorded: RecordedEvent) -> None:
+        pass
+
     async def raise_flag(self, resident_id: str, finding: Finding, cause: RecordedEvent) -> None:
         self.raised.append((resident_id, finding.rule))
 
