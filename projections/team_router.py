@@ -97,11 +97,10 @@ class TeamFeedRouter:
 
     async def _publish(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
         """Publishes what the teams may see of `batch` (not what TEAMS already holds); returns the router's rows
-        for the residents of the batch as they are after it."""
-        published_up_to = await published_source_seq(self._js)
-        if self._unsure_from is not None:
-            published_up_to = min(published_up_to, self._unsure_from - 1)
+        that the batch changed, as they are after it."""
+        published_up_to: int | None = None  # asked of the server only when a batch has something for a team
         state = await _load(conn, {e.resident_id for e in batch})
+        before = {rid: (r["teams"], r["consent"]) for rid, r in state.items()}
         sends: list[tuple[str, bytes, dict[str, str]]] = []
         for recorded in batch:
             resident = state.setdefault(recorded.resident_id, {"teams": [], "consent": None})
@@ -110,9 +109,15 @@ class TeamFeedRouter:
             resident["teams"] = sorted(set(resident["teams"]) | addressed)
             if isinstance(event, ConsentRecorded):
                 resident["consent"] = {"decision": event.decision, "scope": event.scope}
+            recipients = addressed | {t for t in resident["teams"] if self._may_see(resident, t)}
+            if not recipients:
+                continue
+            if published_up_to is None:
+                published_up_to = await published_source_seq(self._js)
+                if self._unsure_from is not None:
+                    published_up_to = min(published_up_to, self._unsure_from - 1)
             if recorded.seq <= published_up_to:
                 continue
-            recipients = addressed | {t for t in resident["teams"] if self._may_see(resident, t)}
             for team in sorted(recipients):
                 headers = {MSG_ID_HEADER: f"{recorded.seq}:{team}", TYPE_HEADER: recorded.type,
                            "Content-Type": "application/json", SOURCE_SEQ_HEADER: str(recorded.seq)}
@@ -130,9 +135,11 @@ class TeamFeedRouter:
         if self._unsure_from is not None and batch[-1].seq >= self._unsure_from:
             self._unsure_from = None
         self.published += len(sends)
+        # Only the rows that changed (most events change no resident's teams or consent): the checkpoint moves
+        # in the same transaction whatever is written.
         return [{"resident_id": rid, "teams": orjson.dumps(r["teams"]).decode(),
                  "consent": orjson.dumps(r["consent"]).decode() if r["consent"] else None}
-                for rid, r in state.items()]
+                for rid, r in state.items() if before.get(rid) != (r["teams"], r["consent"])]
 
     def _may_see(self, resident: dict[str, Any], team: str) -> bool:
         organisation, sector = self._team_info(team)
