@@ -124,6 +124,11 @@ class EmbeddedNats:
         self.stop()
         raise EmbeddedNatsError(f"nats-server did not listen on {self.port} within {self.ready_timeout}s")
 
+    @property
+    def process_id(self) -> int | None:
+        """The nats-server's process id while it runs (the benchmarks read its CPU time)."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
     def stop(self) -> None:
         try:
             self._stop_process()
