@@ -190,11 +190,7 @@ class JetStreamEventStore:
         """The resident's event at stream sequence `seq`, with the sequence it follows: one direct get by
         sequence, which the server answers from its index, where reading a subject from a sequence on scans the
         stream for it. None if `seq` is not on the resident's subject or cannot be read here."""
-        try:
-            msg = await self._nc.request(f"$JS.API.DIRECT.GET.{self._stream}", orjson.dumps({"seq": seq}),
-                                         timeout=self._timeout)
-        except (TimeoutError, NatsTimeout, NoRespondersError) as exc:
-            raise StoreUnavailable(f"direct get of sequence {seq} failed ({exc})") from exc
+        msg = await self._at(seq)
         headers = msg.headers or {}
         if headers.get("Nats-Subject") != resident_subject(resident_id):
             return None
@@ -205,15 +201,19 @@ class JetStreamEventStore:
 
     async def message(self, seq: int) -> tuple[str, bytes] | None:
         """The raw message at a stream sequence (subject, payload), for an operator's look at a bad event."""
-        try:
-            msg = await self._nc.request(f"$JS.API.DIRECT.GET.{self._stream}", orjson.dumps({"seq": seq}),
-                                         timeout=self._timeout)
-        except (TimeoutError, NatsTimeout, NoRespondersError) as exc:
-            raise StoreUnavailable(f"direct get of sequence {seq} failed ({exc})") from exc
+        msg = await self._at(seq)
         headers = msg.headers or {}
         if "Nats-Subject" not in headers:
             return None
         return headers["Nats-Subject"], msg.data
+
+    async def _at(self, seq: int) -> Msg:
+        """The message at a stream sequence: one direct get, which the server answers from its index."""
+        try:
+            return await self._nc.request(f"$JS.API.DIRECT.GET.{self._stream}", orjson.dumps({"seq": seq}),
+                                          timeout=self._timeout)
+        except (TimeoutError, NatsTimeout, NoRespondersError) as exc:
+            raise StoreUnavailable(f"direct get of sequence {seq} failed ({exc})") from exc
 
     async def _direct_get_batch(self, subject: str, start: int) -> tuple[list[tuple[int, bytes]], bool]:
         """One batched direct get (ADR-31). Returns the events and whether more are pending."""

@@ -245,10 +245,7 @@ class ProjectionRunner:
         window, self._opening = self._opening, min(self._opening * 2, self._window)
         while deliveries and (more or deliveries)[-1].pending > 0 and len(deliveries) + len(more) < window \
                 and time.monotonic() < until:
-            try:
-                taken = await self._feed.next_batch(max_wait=1.0, limit=window - len(deliveries) - len(more))
-            except FeedGap:
-                break  # apply what is contiguous; the next pull raises the gap again and restarts the feed
+            taken = await self._take(1.0, window - len(deliveries) - len(more))
             if not taken:
                 break
             more += taken
@@ -268,15 +265,19 @@ class ProjectionRunner:
         await asyncio.sleep(hold)
         more: list[Delivery] = []
         while len(deliveries) + len(more) < self._window:
-            try:
-                taken = await self._feed.next_batch(max_wait=GATHER_LOOK_S,
-                                                   limit=self._window - len(deliveries) - len(more))
-            except FeedGap:
-                break  # apply what is contiguous; the next pull raises the gap again and restarts the feed
+            taken = await self._take(GATHER_LOOK_S, self._window - len(deliveries) - len(more))
             if not taken:
                 break
             more += taken
         return more
+
+    async def _take(self, max_wait: float, limit: int) -> list[Delivery]:
+        """More for the batch being gathered; nothing at a gap: what was taken stays contiguous, and the next pull
+        raises the gap again and restarts the feed."""
+        try:
+            return await self._feed.next_batch(max_wait=max_wait, limit=limit)
+        except FeedGap:
+            return []
 
     async def _stopped_until_superseded(self, stopped: ProjectionStopped) -> bool:
         """Stays stopped (state `failed`, the error naming the sequence) until an operator supersedes the event;
