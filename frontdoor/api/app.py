@@ -60,7 +60,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(asyncapi_route.router)  # GET /asyncapi.json (DESIGN §9)
     # Before every documented route: the busiest write, answered without FastAPI's per-request machinery when it
     # is well formed; anything else it hands on to the documented route (frontdoor.api.contact_route).
-    app.router.routes.insert(0, ContactRoute())
+    app.router.routes.insert(0, ContactRoute(app.router))
     # The documents (`frontdoor spec`) are drawn without services: then the default limit is as good as any.
     limit = services.settings.max_body_bytes if services is not None else Settings().max_body_bytes
     app.add_middleware(BodyLimit, limit=limit)

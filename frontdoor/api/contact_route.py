@@ -23,7 +23,7 @@ from uuid import UUID
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.routing import Match, Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdoor.api.residents import WRITERS
 from frontdoor.api.writes import asked, respond, services_of
@@ -38,8 +38,9 @@ _UUID = TypeAdapter(UUID)  # what FastAPI validates the path parameter with
 class ContactRoute(Route):
     """Placed before the documented routes. It gives way (no match) to a request it has passed on."""
 
-    def __init__(self) -> None:
-        super().__init__(PATH, _RecordContact(), methods=["POST"], include_in_schema=False)
+    def __init__(self, documented: ASGIApp) -> None:
+        """`documented`: the router holding the documented route (the app's), which this route hands on to."""
+        super().__init__(PATH, _RecordContact(documented), methods=["POST"], include_in_schema=False)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope.get(_PASSED_ON):
@@ -53,13 +54,16 @@ class ContactRoute(Route):
 class _RecordContact:
     """A plain ASGI app (not a Starlette endpoint), so that it can hand a request on with its body."""
 
+    def __init__(self, documented: ASGIApp) -> None:
+        self._documented = documented
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         raw = await request.body()
         accepted = _accepted(request, raw)
         if accepted is None:
             scope[_PASSED_ON] = True
-            await scope["router"](scope, _replaying(raw, receive), send)
+            await self._documented(scope, _replaying(raw, receive), send)
             return
         resident_id, body = accepted
         who = await WRITERS(request)
