@@ -119,6 +119,7 @@ class ProjectionRunner:
         self.lease = Lease(js, f"{projection.name}{suffix}", ttl_s=lease_ttl_s)
         self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
         self._stored_at = 0.0
+        self._committed_at = 0.0  # when the last batch with events committed: live gathering counts from it
         self._retry_in = FIRST_RETRY_S
         self._nc = nc
         self._supersession_poll_s = supersession_poll_s
@@ -255,11 +256,11 @@ class ProjectionRunner:
         """Live (at the stream's end) and busy: the next commit waits until `gather_s` after the last one and takes
         every event that arrived meanwhile. A commit's cost is mostly fixed (a transaction, the checkpoint, a
         statement per table), so under load the projector committed hundreds of transactions a second of an event
-        or two each and took a core from the API beside it (issue 15). After a quiet spell the first event is
-        committed at once; under load an event waits at most `gather_s` more."""
+        or two each and took a core from the API beside it (issue 15). After a quiet spell (or a new lead) the first
+        event is committed at once; under load an event waits at most `gather_s` more."""
         if not deliveries or self._gather_s <= 0 or deliveries[-1].pending > 0:
             return []
-        hold = self._stored_at + self._gather_s - time.monotonic()
+        hold = self._committed_at + self._gather_s - time.monotonic()
         if hold <= 0:
             return []
         await asyncio.sleep(hold)
@@ -398,6 +399,8 @@ class ProjectionRunner:
             self._forget()
             raise
         self._stored_seq, self._stored_at = seq, time.monotonic()
+        if events:
+            self._committed_at = self._stored_at
 
     async def _stream_end(self) -> float:
         """The stream's last sequence, so that a runner with nothing to catch up says `live` at once rather than
