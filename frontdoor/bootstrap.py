@@ -63,7 +63,7 @@ def all_projections(services: Services) -> list[Projection]:
         return (team.organisation, team.sector) if team else (None, None)
 
     return [ResidentViewProjection(), CaseloadProjection(), FlagsProjection(),
-            DuplicateDetector(FlagWriter(services.handler, services.states), thresholds),
+            DuplicateDetector(FlagWriter(services.handler), thresholds),
             TeamFeedRouter(services.js, team_info),
             AuditProjection()]
 

@@ -13,7 +13,6 @@ from frontdoor.domain import commands as c
 from frontdoor.domain.errors import IllegalStep, TooManyConflicts, WorkNotFound
 from frontdoor.handling import CommandHandler, Context
 from frontdoor.metrics import FLAGS_RAISED
-from frontdoor.resident_states import ResidentStates
 from projections.faults import TryLater
 from projections.rules import Finding
 
@@ -21,14 +20,11 @@ DETECTOR = Actor(id="duplicate-detector", role="system")
 
 
 class FlagWriter:
-    def __init__(self, handler: CommandHandler, states: ResidentStates | None = None) -> None:
-        """`states`: the handler's own, kept up to date with the events the detector sees (`follow`)."""
+    def __init__(self, handler: CommandHandler) -> None:
         self._handler = handler
-        self._states = states
 
     def follow(self, recorded: RecordedEvent) -> None:
-        if self._states is not None:
-            self._states.follow(recorded)
+        self._handler.follow(recorded)
 
     def _context(self, cause: RecordedEvent, key: str) -> Context:
         # The key fixes the event id: a retried flag is recognised by the stream itself.

@@ -117,6 +117,10 @@ class CommandHandler:
             return Outcome(resident_id, result.seq, tuple(events), before=folded.state)
         raise TooManyConflicts(f"resident {resident_id} changed {self._retries} times while we wrote; try again")
 
+    def follow(self, recorded: RecordedEvent) -> None:
+        """An event seen on the stream: the states this handler decides on keep up with it (ResidentStates.follow)."""
+        self._states.follow(recorded)
+
     async def handle_pair(self, resident_id: str, other_id: str, decide_pair: PairDecision, command: Command,
                           context: Context) -> Outcome:
         """A command on two records (link, unlink, resolve-by-linking): both are locked (in a fixed order, so two

@@ -254,9 +254,9 @@ class ProjectionRunner:
 
     async def _gather_live(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Live (at the stream's end) and busy: the next commit waits until `gather_s` after the last one and takes
-        every event that arrived meanwhile. A commit's cost is mostly fixed (a transaction, the checkpoint, a
-        statement per table), so under load the projector committed hundreds of transactions a second of an event
-        or two each and took a core from the API beside it (issue 15). After a quiet spell (or a new lead) the first
+        every event that arrived meanwhile. Each commit costs a transaction, the checkpoint and a statement per
+        table, and under load the projector committed hundreds of transactions a second of an event or two each
+        (issue 15; the gain measured was modest: docs/BENCHMARKS.md). After a quiet spell (or a new lead) the first
         event is committed at once; under load an event waits at most `gather_s` more."""
         if not deliveries or self._gather_s <= 0 or deliveries[-1].pending > 0:
             return []
