@@ -5,11 +5,16 @@ a document back means a select and a JSON parse of something this process itself
 lease holder writes a projection's tables, so while it leads its own last writes are the truth; whenever a
 transaction does not commit, or it starts to lead, the runner has the projection forget them all.
 
-Two tiers. The most recent few hundred stay parsed: a resident who calls several times a minute is not parsed
+Two tiers. The most recent few thousand stay parsed: a resident who calls several times a minute is not parsed
 again at every batch (parsing was 60% of a live process's time when 200 residents took 1,000 calls a second).
 Behind them, thousands more are kept as the JSON text that was written: one object each to the garbage collector
 where a parsed document is hundreds (ten thousand parsed views made full collections pause the event loop for a
-quarter of a second at 1,000 events/s).
+quarter of a second at 1,000 events/s, when the projections still shared the API's loop).
+
+The parsed tier holds 4,096: with 500, calls spread over 2,000 residents (issue 15's city shape) found none of
+them parsed, and reading them back was an eighth of the projector's time (py-spy, 2026-12-01). The projector now
+has a process of its own, so a longer full collection delays its next commit, not a request; the 2,000 residents'
+parsed views cost it about 11 MB.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ Document = TypeVar("Document")
 class RecentDocuments(Generic[Document]):
     """`load` makes a document from its JSON text (for a view: `ResidentView.load`)."""
 
-    def __init__(self, load: Callable[[str], Document], capacity: int = 10_000, parsed: int = 500) -> None:
+    def __init__(self, load: Callable[[str], Document], capacity: int = 10_000, parsed: int = 4_096) -> None:
         self._load = load
         self._capacity = capacity
         self._parsed_capacity = parsed
