@@ -50,6 +50,10 @@ def create_app(services: Services) -> FastAPI:
         "NATS JetStream; reads come from projections. Errors are application/problem+json (RFC 9457).",
         responses=PROBLEMS,
         docs_url=None,  # served by frontdoor.api.docs from vendored files, not a CDN (issue 13)
+        # FastAPI's own OpenTelemetry bridge, off: metrics are Prometheus (/metrics) and logs JSON lines (issue 14),
+        # and with it on, every request asked OpenTelemetry's global providers whether anyone had configured them,
+        # 2% of the API's CPU per contact (py-spy, issue 15).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     install_problem_handlers(app)
