@@ -84,12 +84,14 @@ class DuplicateDetector:
         self._prepared.forget()
         self._emitted_up_to = None
 
-    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> bool:
         """Folds the batch and raises its flags before the transaction (the runner calls this on a read
         connection), so no write turn is held while each flag's command goes through NATS: on SQLite that turn is
         every projection's in the process. A flag raised here whose transaction then fails is raised again by the
         retry and refused as the same flag (its id is deterministic)."""
-        self._prepared.keep(batch, await self._decide(conn, batch))
+        decided = await self._decide(conn, batch)
+        self._prepared.keep(batch, decided)
+        return bool(decided.views or decided.registered or decided.emitted_through is not None)
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         decided = self._prepared.take(batch)

@@ -45,9 +45,10 @@ class Prepares(Protocol):
     The team router publishes there, so a team's message waits for no other projection's transaction and no write
     turn is held over NATS round trips. `prepare` may run again for the same batch (a retry): what it does must be
     safe to repeat. A projection that prepares also `Remembers`: what was prepared is forgotten when the
-    transaction does not commit."""
+    transaction does not commit. It returns False when `apply` would change no row: the runner may then pass
+    over the batch without a transaction, as over events the projection does not handle."""
 
-    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None: ...
+    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> bool: ...
 
 
 Prepared = TypeVar("Prepared")

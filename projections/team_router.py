@@ -12,6 +12,7 @@ The payload is the minimised feed message of `projections.team_feed` (DESIGN §9
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -65,6 +66,10 @@ def addressed_to(event: Event) -> set[str]:
     return set()
 
 
+# Residents' rows held in memory: small (a list of teams and a consent decision each), so a city's worth.
+HELD_ROWS = 100_000
+
+
 class TeamFeedRouter:
     name = "team_router"
     tables: Sequence[Table] = (router_residents,)
@@ -78,13 +83,19 @@ class TeamFeedRouter:
         # retry then republishes the whole batch (Nats-Msg-Id absorbs the repeats) instead of trusting TEAMS.
         self._unsure_from: int | None = None
         self._prepared: PreparedBatch[list[dict[str, Any]]] = PreparedBatch()  # the rows after a published batch
+        # Residents' rows as this leader last read or wrote them: only the router writes them, so while it leads
+        # they are the truth, and a batch of calls from residents no team is involved with reads nothing (a select
+        # per batch was most of the router's cost). Forgotten with the rest when a transaction does not commit.
+        self._rows: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
-    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> bool:
         """Publishes the batch before its transaction (the runner calls this on a read connection): the router's
         rows change only in its own transactions, one batch after another, so reading them here sees what `apply`
         would. Teams then wait for no other projection's write turn (at 500 contacts a second, five transactions
-        queued ahead of the router's on SQLite)."""
-        self._prepared.keep(batch, await self._publish(conn, batch))
+        queued ahead of the router's on SQLite). False when the batch changes no row: most events do not."""
+        rows = await self._publish(conn, batch)
+        self._prepared.keep(batch, rows)
+        return bool(rows)
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         rows = self._prepared.take(batch)
@@ -94,12 +105,13 @@ class TeamFeedRouter:
 
     def forget(self) -> None:
         self._prepared.forget()
+        self._rows.clear()
 
     async def _publish(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
         """Publishes what the teams may see of `batch` (not what TEAMS already holds); returns the router's rows
         that the batch changed, as they are after it."""
         published_up_to: int | None = None  # asked of the server only when a batch has something for a team
-        state = await _load(conn, {e.resident_id for e in batch})
+        state = await self._load(conn, {e.resident_id for e in batch})
         before = {rid: (r["teams"], r["consent"]) for rid, r in state.items()}
         sends: list[tuple[str, bytes, dict[str, str]]] = []
         for recorded in batch:
@@ -140,6 +152,22 @@ class TeamFeedRouter:
         return [{"resident_id": rid, "teams": orjson.dumps(r["teams"]).decode(),
                  "consent": orjson.dumps(r["consent"]).decode() if r["consent"] else None}
                 for rid, r in state.items() if before.get(rid) != (r["teams"], r["consent"])]
+
+    async def _load(self, conn: AsyncConnection, resident_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The residents' rows (a resident without one: no teams, no consent), from memory where held. The dicts
+        are the ones held: `_publish` changes them in place, and a batch whose transaction then fails is forgotten
+        whole (`forget`)."""
+        held = self._rows
+        found = {rid: held[rid] for rid in resident_ids if rid in held}
+        if len(found) < len(resident_ids):
+            read = await _load(conn, resident_ids - found.keys())
+            for rid in resident_ids - found.keys():
+                found[rid] = held[rid] = read.get(rid) or {"teams": [], "consent": None}
+        for rid in found:
+            held.move_to_end(rid)
+        while len(held) > HELD_ROWS:
+            held.popitem(last=False)
+        return found
 
     def _may_see(self, resident: dict[str, Any], team: str) -> bool:
         organisation, sector = self._team_info(team)

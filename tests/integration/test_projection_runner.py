@@ -272,3 +272,56 @@ async def test_live_events_that_arrive_while_it_gathers_are_committed_together(n
     async with engine.connect() as conn:
         views = [await view_of(conn, rid) for rid in ids]
     assert all(v is not None and len(v["contacts"]) == 4 for v in views)
+
+
+class WritesOnlyRegistrations:
+    """Prepares each batch and says that only registrations change its rows."""
+
+    name = "registrations_only"
+    tables: Sequence[Table] = ()
+    handles: frozenset[str] | None = None
+
+    def __init__(self) -> None:
+        self.applied: list[list[str]] = []
+
+    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> bool:
+        return any(isinstance(e.event, ResidentRegistered) for e in batch)
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
+        self.applied.append([e.type for e in batch])
+
+    def forget(self) -> None:
+        pass
+
+
+async def test_a_batch_prepared_to_change_nothing_is_passed_over_without_a_transaction(
+        nc: NATS, js: JetStreamContext, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: a batch whose projection prepared no row change (the team router's calls from residents no team
+    is involved with) is not applied and commits nothing; the checkpoint follows once the feed goes quiet."""
+    monkeypatch.setattr("projections.runner.SKIPPED_CHECKPOINT_EVERY_S", 60.0)  # only going quiet writes it
+    store = JetStreamEventStore(nc, js)
+    ids = await write_city(store, 2, 0)
+    projection = WritesOnlyRegistrations()
+    runner = ProjectionRunner(nc, js, engine, projection, batch=25)
+    async with running(runner):
+        registered = await store.last_seq()
+        assert await runner.wait_for(registered, 20)
+        async with engine.connect() as conn:
+            assert await load_checkpoint(conn, projection.name) == registered
+        last = 0
+        for n in range(6):
+            env = wrap(contact(n), event_id=uuid7(), resident_id=ids[n % 2], actor=ACTOR,
+                       occurred_at=datetime.now(UTC), correlation_id="c")
+            last = (await store.append(ids[n % 2], [env], expected_seq=await _last_of(store, ids[n % 2]))).seq
+        assert await runner.wait_for(last, 20)
+        assert all("ResidentRegistered" in batch for batch in projection.applied), projection.applied
+        async with engine.connect() as conn:
+            assert await load_checkpoint(conn, projection.name) < last  # not written for the calls
+        for _ in range(100):  # quiet for a second: the runner writes down how far it went
+            async with engine.connect() as conn:
+                if await load_checkpoint(conn, projection.name) == last:
+                    break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the checkpoint was not written once the feed went quiet")
+    assert all("ResidentRegistered" in batch for batch in projection.applied), projection.applied

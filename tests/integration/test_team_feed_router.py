@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from nats.js import JetStreamContext
+from sqlalchemy import event, select
 
 from frontdoor.bootstrap import start_services, stop_services
 from frontdoor.embedded_nats import EmbeddedNats
@@ -17,6 +18,7 @@ from frontdoor.services import Services
 from frontdoor.settings import Settings
 from frontdoor.web import create_web_app
 from projections.database import is_sqlite, sqlite_writers
+from projections.tables import router_residents
 from projections.team_router import TeamFeedRouter
 from tests.integration.conftest import CONTACT, SECRET, auth
 from tests.integration.test_http_workflow import refer, register
@@ -122,3 +124,35 @@ async def test_a_team_gets_its_work_while_another_projection_holds_sqlites_write
         assert services.runners["team_router"].status.applied_seq < made["seq"]  # its rows wait for the turn
     assert (await services.wait_for("team_router", made["seq"]))[0]
     assert await _teams_messages(js) == before + 1  # published once, not again with the transaction
+
+
+async def test_the_router_reads_a_residents_row_once_while_it_leads(client: httpx.AsyncClient,
+                                                                   services: Services) -> None:
+    """Issue 15: the router holds the rows it read or wrote (only it writes them), so calls from a resident it has
+    seen read nothing; once it forgets (a transaction that did not commit, a new lead) it reads them again."""
+    rid = (await register(client))["resident_id"]
+    await refer(client, rid, to_team="ot-central")
+    await _settled(services)
+    selects: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "team_router_residents" in statement:
+            selects.append(statement)
+
+    engine = services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for n in range(5):
+            answered = await client.post(f"/residents/{rid}/contacts", json=CONTACT | {"summary": f"call {n}"})
+            assert answered.status_code == 201, answered.text
+        await _settled(services)
+        assert selects == []
+        _router(services).forget()
+        await client.post(f"/residents/{rid}/contacts", json=CONTACT)
+        await _settled(services)
+        assert len(selects) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    async with services.engine.connect() as conn:
+        teams = await conn.scalar(select(router_residents.c.teams).where(router_residents.c.resident_id == rid))
+    assert teams == '["ot-central"]'
