@@ -119,7 +119,7 @@ class ProjectionRunner:
         self.lease = Lease(js, f"{projection.name}{suffix}", ttl_s=lease_ttl_s)
         self._stored_seq = 0  # the checkpoint as written; applied_seq may run ahead of it over skipped events
         self._stored_at = 0.0
-        self._committed_at = 0.0  # when the last batch with events committed: live gathering counts from it
+        self._advanced_at = 0.0  # when it last applied (or passed over) a batch: live gathering counts from it
         self._retry_in = FIRST_RETRY_S
         self._nc = nc
         self._supersession_poll_s = supersession_poll_s
@@ -253,14 +253,16 @@ class ProjectionRunner:
         return more
 
     async def _gather_live(self, deliveries: list[Delivery]) -> list[Delivery]:
-        """Live (at the stream's end) and busy: the next commit waits until `gather_s` after the last one and takes
+        """Live (at the stream's end) and busy: the next batch waits until `gather_s` after the last one and takes
         every event that arrived meanwhile. Each commit costs a transaction, the checkpoint and a statement per
         table, and under load the projector committed hundreds of transactions a second of an event or two each
-        (issue 15; the gain measured was modest: docs/BENCHMARKS.md). After a quiet spell (or a new lead) the first
-        event is committed at once; under load an event waits at most `gather_s` more."""
+        (issue 15; the gain measured was modest: docs/BENCHMARKS.md). Batches it passes over count too: at 250
+        events a second, each projection that ignores contacts went round its loop, announced and woke its readers
+        once per event. After a quiet spell the first event goes at once; under load an event waits at most
+        `gather_s` more."""
         if not deliveries or self._gather_s <= 0 or deliveries[-1].pending > 0:
             return []
-        hold = self._committed_at + self._gather_s - time.monotonic()
+        hold = self._advanced_at + self._gather_s - time.monotonic()
         if hold <= 0:
             return []
         await asyncio.sleep(hold)
@@ -404,8 +406,6 @@ class ProjectionRunner:
             self._forget()
             raise
         self._stored_seq, self._stored_at = seq, time.monotonic()
-        if events:
-            self._committed_at = self._stored_at
 
     async def _stream_end(self) -> float:
         """The stream's last sequence, so that a runner with nothing to catch up says `live` at once rather than
@@ -441,6 +441,7 @@ class ProjectionRunner:
             self.status.parked += 1
 
     async def _advance(self, seq: int, count: int) -> None:
+        self._advanced_at = time.monotonic()
         self.status.applied_seq = seq
         self.status.events_applied += count
         async with self._advanced:

@@ -325,3 +325,30 @@ async def test_a_batch_prepared_to_change_nothing_is_passed_over_without_a_trans
         else:
             pytest.fail("the checkpoint was not written once the feed went quiet")
     assert all("ResidentRegistered" in batch for batch in projection.applied), projection.applied
+
+
+async def test_a_projection_that_ignores_live_events_passes_them_over_together(nc: NATS, js: JetStreamContext,
+                                                                              engine: AsyncEngine) -> None:
+    """Issue 15: events a projection does not handle are gathered like those it writes: live and busy, it goes
+    round (and announces how far it got) at most every `gather_s`, not once per event."""
+    store = JetStreamEventStore(nc, js)
+    ids = await write_city(store, 3, 0)
+    announced: list[int] = []
+
+    async def announce(_name: str, seq: int) -> None:
+        announced.append(seq)
+
+    projection = ResidentViewProjection()
+    projection.handles = frozenset({"ResidentRegistered"})  # the calls below are all passed over
+    runner = ProjectionRunner(nc, js, engine, projection, batch=25, gather_s=2.0, announce=announce)
+    async with running(runner):
+        assert await runner.wait_for(await store.last_seq(), 20)
+        before = len(announced)
+        last = 0
+        for n, rid in enumerate(ids * 4):
+            env = wrap(contact(n), event_id=uuid7(), resident_id=rid, actor=ACTOR, occurred_at=datetime.now(UTC),
+                       correlation_id="c")
+            last = (await store.append(rid, [env], expected_seq=await _last_of(store, rid))).seq
+        assert await runner.wait_for(last, 20)
+    live = announced[before:]
+    assert live[-1] == last and len(live) <= 3, live
