@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # SQLite has one writer at a time, and a writer that finds the file locked sleeps in SQLite's busy handler
@@ -22,6 +24,8 @@ _SQLITE_WRITERS: WeakKeyDictionary[Any, WeakKeyDictionary[asyncio.AbstractEventL
 
 
 T = TypeVar("T")
+# How long a new SQLite file's first connections keep trying to switch it to WAL (`_switch_to_wal`).
+WAL_SWITCH_WITHIN_S = 5.0
 # How long a cancelled task lets its database work (one transaction) finish before cutting it off.
 FINISH_WITHIN_S = 1.0
 
@@ -45,13 +49,29 @@ def create_engine(url: str) -> AsyncEngine:
             # WAL lets the API read while a projection writes; NORMAL sync is durable across process crashes
             # (the stream, not this file, is the source of truth, so a power cut costs a replay, not data).
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """The switch to WAL of a new file fails at once ("database is locked", SQLite's busy handler is not asked)
+    while another process holds the file, as `serve` and its projector child did starting on a new data
+    directory. The mode stays with the file, so only a new file's first connections meet this: they try again,
+    a few milliseconds apart, for up to WAL_SWITCH_WITHIN_S."""
+    deadline = time.monotonic() + WAL_SWITCH_WITHIN_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # the driver's OperationalError, wrapped by SQLAlchemy's asyncio adapter
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -128,13 +148,27 @@ def _take_sqlite_write_lock(path: str, within: float) -> None:
 
 # Any constant will do, as long as only table creation takes it: it serialises `create_all` across processes.
 _CREATE_TABLES_LOCK = 0x66726F6E74  # "front"
+_CREATE_ATTEMPTS = 20  # more than there are tables: each try creates at least the one another process had not
 
 
 async def create_tables(engine: AsyncEngine, metadata: Any) -> None:
-    """`metadata.create_all`, safe when several processes start together on one PostgreSQL: concurrent CREATE
-    TABLEs of the same name fail there (a unique violation in pg_type), as two APIs and two projectors starting
-    at once showed. A transaction-scoped advisory lock makes them take turns; the later ones find the tables."""
+    """`metadata.create_all`, safe when several processes start together on one database: concurrent CREATE
+    TABLEs of the same name fail (on PostgreSQL a unique violation in pg_type, as two APIs and two projectors
+    starting at once showed; on SQLite "table … already exists", as `serve` and its projector child starting on a
+    new data directory showed). On PostgreSQL they take turns behind a transaction-scoped advisory lock, the later
+    ones finding the tables. SQLite creates each table in a statement of its own, and holding its write lock
+    over create_all made the others' first statement (the switch to WAL) fail at once: there, whoever finds a
+    table made meanwhile looks again, and creates what is still missing."""
+    if is_sqlite(engine):
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                async with engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
+                return
+            except OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == _CREATE_ATTEMPTS - 1:
+                    raise
+        return
     async with engine.begin() as conn:
-        if not is_sqlite(engine):
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_TABLES_LOCK})
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_TABLES_LOCK})
         await conn.run_sync(metadata.create_all)
