@@ -144,7 +144,12 @@ def projection_runners(services: Services, *, engine: AsyncEngine | None = None,
                                  announce=None if instance else announcer(services.nc), window=WINDOW,
                                  shared=shared.get(stream_of[p]),
                                  # the team feeds' latency is the router's (issue 11): it never waits
-                                 gather_s=0.0 if isinstance(p, TeamFeedRouter) else s.projection_gather_s)
+                                 gather_s=0.0 if isinstance(p, TeamFeedRouter) else s.projection_gather_s,
+                                 # A second set writes down every batch, those it passes over too: its switch
+                                 # compares the checkpoints as written, and if both sets wrote theirs once a
+                                 # second, each at a phase of its own under steady writes, the moments when the
+                                 # second set is ahead for every projection at once could be rare or none.
+                                 skipped_checkpoint_every_s=0.0 if instance else None)
         for p in stream_of
     }
 

@@ -97,13 +97,16 @@ class ProjectionRunner:
         window: int = 2_000,
         shared: SharedFeed | None = None,
         gather_s: float = 0.0,
+        skipped_checkpoint_every_s: float | None = None,
     ) -> None:
         """`instance` names a second set of runners of the same projections (a rebuild beside the live read
         models): its own durable consumer and its own lease, so it neither steals from nor waits for the live set.
         `shared`: the stream as this process reads it once for all its projections (the composition root hands
         the runners of one stream one); the runner's own durable is then only for when it is far from the others.
         `gather_s`: live and busy, commits at most this often, each taking what arrived meanwhile (see
-        `_gather_live`); 0 commits each arrival as it comes."""
+        `_gather_live`); 0 commits each arrival as it comes. `skipped_checkpoint_every_s` (default
+        SKIPPED_CHECKPOINT_EVERY_S): how long the checkpoint may stay unwritten over batches that write nothing;
+        a rebuild's set uses 0, as its switch compares the checkpoints as written."""
         self.projection = projection
         self._js = js
         self._stream = stream
@@ -127,6 +130,8 @@ class ProjectionRunner:
         self._window = max(window, 1)
         self._opening = self._window  # the window now: it opens at one pull after each start and doubles
         self._gather_s = max(gather_s, 0.0)
+        self._skipped_every = SKIPPED_CHECKPOINT_EVERY_S if skipped_checkpoint_every_s is None \
+            else skipped_checkpoint_every_s
 
     @property
     def name(self) -> str:
@@ -345,7 +350,7 @@ class ProjectionRunner:
         """Applies a batch in one transaction with the checkpoint; with no deliveries, only writes the checkpoint."""
         try:
             handled = [d for d in deliveries if self._handles(d)]
-            if deliveries and not handled and time.monotonic() - self._stored_at < SKIPPED_CHECKPOINT_EVERY_S:
+            if deliveries and not handled and time.monotonic() - self._stored_at < self._skipped_every:
                 await self._advance(deliveries[-1].seq, len(deliveries))  # nothing to write yet
                 return
             await self._commit([self._decoded.get(self._stream, d.seq, d.data, d.previous_seq) for d in handled],
@@ -390,13 +395,13 @@ class ProjectionRunner:
         """Rows and checkpoint in one transaction. A projection that remembers documents between batches must
         forget them when the transaction does not commit: they would hold writes that never happened. A batch that
         its projection prepared to change no row is passed over as events it does not handle are: no transaction,
-        the checkpoint written at most every SKIPPED_CHECKPOINT_EVERY_S (the team router: at 250 contacts a second
+        the checkpoint written at most every `skipped_checkpoint_every_s` (the team router: at 250 contacts a second
         it committed every contact on its own, and none of them changed anything)."""
         try:
             if events and isinstance(self.projection, Prepares):
                 async with self._engine.connect() as reading:
                     writes = await self.projection.prepare(reading, events)
-                if not writes and time.monotonic() - self._stored_at < SKIPPED_CHECKPOINT_EVERY_S:
+                if not writes and time.monotonic() - self._stored_at < self._skipped_every:
                     return
             async with write_transaction(self._engine) as conn:
                 if events:

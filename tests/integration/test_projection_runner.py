@@ -352,3 +352,22 @@ async def test_a_projection_that_ignores_live_events_passes_them_over_together(n
         assert await runner.wait_for(last, 20)
     live = announced[before:]
     assert live[-1] == last and len(live) <= 3, live
+
+
+async def test_a_runner_told_to_write_every_batch_writes_those_it_passes_over_at_once(
+        nc: NATS, js: JetStreamContext, engine: AsyncEngine) -> None:
+    """A rebuild's second set (`skipped_checkpoint_every_s=0`): its switch compares the checkpoints as written,
+    so each batch it passes over is written down as it goes."""
+    store = JetStreamEventStore(nc, js)
+    ids = await write_city(store, 2, 0)
+    projection = WritesOnlyRegistrations()
+    runner = ProjectionRunner(nc, js, engine, projection, batch=25, skipped_checkpoint_every_s=0.0)
+    async with running(runner):
+        assert await runner.wait_for(await store.last_seq(), 20)
+        for n in range(4):
+            env = wrap(contact(n), event_id=uuid7(), resident_id=ids[0], actor=ACTOR, occurred_at=datetime.now(UTC),
+                       correlation_id="c")
+            last = (await store.append(ids[0], [env], expected_seq=await _last_of(store, ids[0]))).seq
+            assert await runner.wait_for(last, 20)
+            async with engine.connect() as conn:
+                assert await load_checkpoint(conn, projection.name) == last
