@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -86,6 +87,25 @@ async def test_catches_up_then_applies_live_events_and_wakes_readers(nc: NATS, j
 
 async def _last_of(store: JetStreamEventStore, rid: str) -> int:
     return (await store.read_resident(rid))[-1].seq
+
+
+@contextlib.asynccontextmanager
+async def caught_up(nc: NATS, js: JetStreamContext, engine: AsyncEngine, projection: Any, residents: int,
+                    **options: Any) -> AsyncIterator[tuple[JetStreamEventStore, list[str], ProjectionRunner]]:
+    """`residents` registered, and a runner of `projection` running that has applied them."""
+    store = JetStreamEventStore(nc, js)
+    ids = await write_city(store, residents, 0)
+    runner = ProjectionRunner(nc, js, engine, projection, batch=25, **options)
+    async with running(runner):
+        assert await runner.wait_for(await store.last_seq(), 20)
+        yield store, ids, runner
+
+
+async def append_contact(store: JetStreamEventStore, rid: str, n: int) -> int:
+    """Call `n` from resident `rid`, appended after the resident's last event; its stream sequence."""
+    env = wrap(contact(n), event_id=uuid7(), resident_id=rid, actor=ACTOR, occurred_at=datetime.now(UTC),
+               correlation_id="c")
+    return (await store.append(rid, [env], expected_seq=await _last_of(store, rid))).seq
 
 
 async def test_a_redelivery_from_an_earlier_position_is_never_applied_twice(nc: NATS, js: JetStreamContext,
@@ -253,19 +273,13 @@ async def test_live_events_that_arrive_while_it_gathers_are_committed_together(n
                                                                                engine: AsyncEngine) -> None:
     """Issue 15: live and busy, a projection commits at most every `gather_s`, taking everything that came
     meanwhile; nothing is lost or applied twice. (A long gather, so that the writes surely fall inside one.)"""
-    store = JetStreamEventStore(nc, js)
-    ids = await write_city(store, 3, 0)
     projection = CountsBatches()
-    runner = ProjectionRunner(nc, js, engine, projection, batch=25, gather_s=2.0)
-    async with running(runner):
-        assert await runner.wait_for(await store.last_seq(), 20)
+    async with caught_up(nc, js, engine, projection, 3, gather_s=2.0) as (store, ids, runner):
         assert runner.status.state == "live"
         before = len(projection.batches)
         last = 0
         for n, rid in enumerate(ids * 4):  # one at a time, each after the last was stored
-            env = wrap(contact(n), event_id=uuid7(), resident_id=rid, actor=ACTOR, occurred_at=datetime.now(UTC),
-                       correlation_id="c")
-            last = (await store.append(rid, [env], expected_seq=await _last_of(store, rid))).seq
+            last = await append_contact(store, rid, n)
         assert await runner.wait_for(last, 20)
     live = projection.batches[before:]
     assert sum(live) == 12 and len(live) <= 2, live
@@ -299,20 +313,14 @@ async def test_a_batch_prepared_to_change_nothing_is_passed_over_without_a_trans
     """Issue 15: a batch whose projection prepared no row change (the team router's calls from residents no team
     is involved with) is not applied and commits nothing; the checkpoint follows once the feed goes quiet."""
     monkeypatch.setattr("projections.runner.SKIPPED_CHECKPOINT_EVERY_S", 60.0)  # only going quiet writes it
-    store = JetStreamEventStore(nc, js)
-    ids = await write_city(store, 2, 0)
     projection = WritesOnlyRegistrations()
-    runner = ProjectionRunner(nc, js, engine, projection, batch=25)
-    async with running(runner):
+    async with caught_up(nc, js, engine, projection, 2) as (store, ids, runner):
         registered = await store.last_seq()
-        assert await runner.wait_for(registered, 20)
         async with engine.connect() as conn:
             assert await load_checkpoint(conn, projection.name) == registered
         last = 0
         for n in range(6):
-            env = wrap(contact(n), event_id=uuid7(), resident_id=ids[n % 2], actor=ACTOR,
-                       occurred_at=datetime.now(UTC), correlation_id="c")
-            last = (await store.append(ids[n % 2], [env], expected_seq=await _last_of(store, ids[n % 2]))).seq
+            last = await append_contact(store, ids[n % 2], n)
         assert await runner.wait_for(last, 20)
         assert all("ResidentRegistered" in batch for batch in projection.applied), projection.applied
         async with engine.connect() as conn:
@@ -331,8 +339,6 @@ async def test_a_projection_that_ignores_live_events_passes_them_over_together(n
                                                                               engine: AsyncEngine) -> None:
     """Issue 15: events a projection does not handle are gathered like those it writes: live and busy, it goes
     round (and announces how far it got) at most every `gather_s`, not once per event."""
-    store = JetStreamEventStore(nc, js)
-    ids = await write_city(store, 3, 0)
     announced: list[int] = []
 
     async def announce(_name: str, seq: int) -> None:
@@ -340,15 +346,11 @@ async def test_a_projection_that_ignores_live_events_passes_them_over_together(n
 
     projection = ResidentViewProjection()
     projection.handles = frozenset({"ResidentRegistered"})  # the calls below are all passed over
-    runner = ProjectionRunner(nc, js, engine, projection, batch=25, gather_s=2.0, announce=announce)
-    async with running(runner):
-        assert await runner.wait_for(await store.last_seq(), 20)
+    async with caught_up(nc, js, engine, projection, 3, gather_s=2.0, announce=announce) as (store, ids, runner):
         before = len(announced)
         last = 0
         for n, rid in enumerate(ids * 4):
-            env = wrap(contact(n), event_id=uuid7(), resident_id=rid, actor=ACTOR, occurred_at=datetime.now(UTC),
-                       correlation_id="c")
-            last = (await store.append(rid, [env], expected_seq=await _last_of(store, rid))).seq
+            last = await append_contact(store, rid, n)
         assert await runner.wait_for(last, 20)
     live = announced[before:]
     assert live[-1] == last and len(live) <= 3, live
@@ -358,16 +360,10 @@ async def test_a_runner_told_to_write_every_batch_writes_those_it_passes_over_at
         nc: NATS, js: JetStreamContext, engine: AsyncEngine) -> None:
     """A rebuild's second set (`skipped_checkpoint_every_s=0`): its switch compares the checkpoints as written,
     so each batch it passes over is written down as it goes."""
-    store = JetStreamEventStore(nc, js)
-    ids = await write_city(store, 2, 0)
     projection = WritesOnlyRegistrations()
-    runner = ProjectionRunner(nc, js, engine, projection, batch=25, skipped_checkpoint_every_s=0.0)
-    async with running(runner):
-        assert await runner.wait_for(await store.last_seq(), 20)
+    async with caught_up(nc, js, engine, projection, 2, skipped_checkpoint_every_s=0.0) as (store, ids, runner):
         for n in range(4):
-            env = wrap(contact(n), event_id=uuid7(), resident_id=ids[0], actor=ACTOR, occurred_at=datetime.now(UTC),
-                       correlation_id="c")
-            last = (await store.append(ids[0], [env], expected_seq=await _last_of(store, ids[0]))).seq
+            last = await append_contact(store, ids[0], n)
             assert await runner.wait_for(last, 20)
             async with engine.connect() as conn:
                 assert await load_checkpoint(conn, projection.name) == last
