@@ -160,15 +160,19 @@ async def create_tables(engine: AsyncEngine, metadata: Any) -> None:
     over create_all made the others' first statement (the switch to WAL) fail at once: there, whoever finds a
     table made meanwhile looks again, and creates what is still missing."""
     if is_sqlite(engine):
-        for attempt in range(_CREATE_ATTEMPTS):
-            try:
-                async with engine.begin() as conn:
-                    await conn.run_sync(metadata.create_all)
-                return
-            except OperationalError as exc:
-                if "already exists" not in str(exc) or attempt == _CREATE_ATTEMPTS - 1:
-                    raise
+        await _create_sqlite_tables(engine, metadata)
         return
     async with engine.begin() as conn:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_TABLES_LOCK})
         await conn.run_sync(metadata.create_all)
+
+
+async def _create_sqlite_tables(engine: AsyncEngine, metadata: Any) -> None:
+    for attempt in range(1, _CREATE_ATTEMPTS + 1):
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+            return
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == _CREATE_ATTEMPTS:
+                raise

@@ -350,7 +350,7 @@ class ProjectionRunner:
         """Applies a batch in one transaction with the checkpoint; with no deliveries, only writes the checkpoint."""
         try:
             handled = [d for d in deliveries if self._handles(d)]
-            if deliveries and not handled and time.monotonic() - self._stored_at < self._skipped_every:
+            if deliveries and not handled and self._checkpoint_may_wait():
                 await self._advance(deliveries[-1].seq, len(deliveries))  # nothing to write yet
                 return
             await self._commit([self._decoded.get(self._stream, d.seq, d.data, d.previous_seq) for d in handled],
@@ -401,7 +401,7 @@ class ProjectionRunner:
             if events and isinstance(self.projection, Prepares):
                 async with self._engine.connect() as reading:
                     writes = await self.projection.prepare(reading, events)
-                if not writes and time.monotonic() - self._stored_at < self._skipped_every:
+                if not writes and self._checkpoint_may_wait():
                     return
             async with write_transaction(self._engine) as conn:
                 if events:
@@ -411,6 +411,10 @@ class ProjectionRunner:
             self._forget()
             raise
         self._stored_seq, self._stored_at = seq, time.monotonic()
+
+    def _checkpoint_may_wait(self) -> bool:
+        """Whether a batch that writes nothing may be passed over without writing the checkpoint down."""
+        return time.monotonic() - self._stored_at < self._skipped_every
 
     async def _stream_end(self) -> float:
         """The stream's last sequence, so that a runner with nothing to catch up says `live` at once rather than

@@ -111,11 +111,11 @@ class TeamFeedRouter:
         """Publishes what the teams may see of `batch` (not what TEAMS already holds); returns the router's rows
         that the batch changed, as they are after it."""
         published_up_to: int | None = None  # asked of the server only when a batch has something for a team
-        state = await self._load(conn, {e.resident_id for e in batch})
+        state = await self._held_rows(conn, {e.resident_id for e in batch})
         before = {rid: (r["teams"], r["consent"]) for rid, r in state.items()}
         sends: list[tuple[str, bytes, dict[str, str]]] = []
         for recorded in batch:
-            resident = state.setdefault(recorded.resident_id, {"teams": [], "consent": None})
+            resident = state[recorded.resident_id]
             event = recorded.event
             addressed = addressed_to(event)
             resident["teams"] = sorted(set(resident["teams"]) | addressed)
@@ -153,7 +153,7 @@ class TeamFeedRouter:
                  "consent": orjson.dumps(r["consent"]).decode() if r["consent"] else None}
                 for rid, r in state.items() if before.get(rid) != (r["teams"], r["consent"])]
 
-    async def _load(self, conn: AsyncConnection, resident_ids: set[str]) -> dict[str, dict[str, Any]]:
+    async def _held_rows(self, conn: AsyncConnection, resident_ids: set[str]) -> dict[str, dict[str, Any]]:
         """The residents' rows (a resident without one: no teams, no consent), from memory where held. The dicts
         are the ones held: `_publish` changes them in place, and a batch whose transaction then fails is forgotten
         whole (`forget`)."""
