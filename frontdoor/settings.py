@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(default=1, ge=1, le=5, description="Replicas of the streams (3 in a cluster)")
     read_wait_s: float = Field(default=5.0, gt=0, le=60, description="Longest wait of a ?min_seq= read")
     command_retries: int = Field(default=5, ge=1, le=50, description="Decide-append attempts before a 409")
+    command_patience_s: float = Field(
+        default=2.0, ge=0, le=60, description="After its retries, a command losing to other writers goes on this long")
     state_cache_size: int = Field(default=50_000, ge=0, description="Folded resident states kept in memory")
     projection_batch: int = Field(default=500, ge=1, le=5000, description="Events a projection applies at once")
     projection_gather_s: float = Field(

@@ -13,6 +13,7 @@ from frontdoor.application.commanding import now
 from frontdoor.application.idempotency import new_id, once
 from frontdoor.application.who import Asked, Principal
 from frontdoor.domain.errors import TooManyConflicts, WorkNotFound
+from frontdoor.handling import attempts
 from frontdoor.services import Services
 
 
@@ -26,7 +27,7 @@ async def supersede_event(services: Services, who: Principal, asked: Asked, resi
         envelope = wrap(event, event_id=new_id("event", who, asked.idempotency), resident_id=resident_id,
                         actor=who.actor, occurred_at=now(), correlation_id=asked.correlation_id)
         # Not through `decide`: the resident's history cannot be folded until this is written.
-        for _ in range(services.settings.command_retries):
+        for _ in attempts(services.settings.command_retries, services.settings.command_patience_s):
             last = await services.store.last_subject_seq(resident_id)
             try:
                 result = await services.store.append(resident_id, [envelope], expected_seq=last)

@@ -8,17 +8,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from events.catalogue import EventSuperseded
 from events.codec import decode, wrap
-from events.envelope import Actor, RecordedEvent
+from events.envelope import Actor, Envelope, RecordedEvent
 from events.ids import uuid7
+from events.ports import AppendResult
 from events.store import JetStreamEventStore, previous_seq
 from events.subjects import resident_subject
 from frontdoor.domain import commands as c
+from frontdoor.domain.errors import TooManyConflicts
 from frontdoor.domain.state import ResidentState
 from frontdoor.handling import CommandHandler, Context
 from frontdoor.resident_states import Folded, ResidentStates
@@ -167,3 +170,48 @@ async def test_a_followed_state_is_dropped_when_an_event_does_not_follow_it(nc: 
     assert not followed.holds(rid), "only a resident's first event starts a state"
     followed.follow(replace(registration, previous_seq=None))
     assert not followed.holds(rid)
+
+
+class Overtaken(JetStreamEventStore):
+    """The real store, with another process's call handler getting in first: before each of my appends, the other
+    writer records a contact on the same resident, as long as `overtakes` lasts."""
+
+    def __init__(self, nc: NATS, js: JetStreamContext, other: CommandHandler, overtakes: int) -> None:
+        super().__init__(nc, js)
+        self.other = other
+        self.overtakes = overtakes
+        self.tries = 0
+
+    async def append(self, resident_id: str, envelopes: Sequence[Envelope], *, expected_seq: int) -> AppendResult:
+        self.tries += 1
+        if self.tries <= self.overtakes:
+            await self.other.handle(resident_id, contact(100 + self.tries), CONTEXT)
+        return await super().append(resident_id, envelopes, expected_seq=expected_seq)
+
+
+async def overtaken_handler(nc: NATS, js: JetStreamContext, overtakes: int,
+                            patience_s: float) -> tuple[CommandHandler, Overtaken, str]:
+    other, _ = handler(JetStreamEventStore(nc, js))
+    store = Overtaken(nc, js, other, overtakes)
+    rid = uuid7()
+    await other.handle(rid, REGISTER, CONTEXT)
+    return CommandHandler(store, ResidentStates(store, capacity=100), retries=5, patience_s=patience_s), store, rid
+
+
+async def test_a_writer_overtaken_more_often_than_its_retries_goes_on_within_its_patience(
+        nc: NATS, js: JetStreamContext) -> None:
+    """Two processes writing one resident in a burst: the one that backs off after a conflict loses again to the
+    other's next command. With five retries and nothing else, the seventh contact of a burst got a 409 in CI."""
+    mine, store, rid = await overtaken_handler(nc, js, overtakes=8, patience_s=30.0)
+    outcome = await mine.handle(rid, contact(1), CONTEXT)
+    assert store.tries == 9 and outcome.events
+    assert len([e for e in await store.read_resident(rid) if e.envelope.type == "ContactRecorded"]) == 9
+
+
+async def test_a_writer_overtaken_past_its_retries_and_its_patience_is_told_to_try_again(
+        nc: NATS, js: JetStreamContext) -> None:
+    mine, store, rid = await overtaken_handler(nc, js, overtakes=8, patience_s=0.0)
+    with pytest.raises(TooManyConflicts):
+        await mine.handle(rid, contact(1), CONTEXT)
+    assert store.tries == 5, "no patience: exactly its retries"
+    assert "contact-1" not in Folded().then(await store.read_resident(rid)).state.contact_ids
