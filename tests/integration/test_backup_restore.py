@@ -24,7 +24,7 @@ from frontdoor.embedded_nats import EmbeddedNats
 from frontdoor.settings import Settings
 from frontdoor.web import create_web_app
 from tests.conftest import bounded
-from tests.drills.test_two_of_each import caught_up_on, dump
+from tests.drills.test_two_of_each import dump, settled
 from tests.integration.conftest import SECRET, auth
 
 FRONTDOOR = str(Path(sys.executable).parent / "frontdoor")
@@ -51,10 +51,6 @@ async def contents(js: JetStreamContext, stream: str) -> tuple[Any, list[Any]]:
             continue
         found.append((seq, msg.subject, msg.headers, msg.data, msg.time))
     return state, found
-
-
-async def ends(js: JetStreamContext) -> dict[str, int]:
-    return {s: int((await js.stream_info(s)).state.last_seq) for s in (CARE_STREAM, AUDIT_STREAM)}
 
 
 async def test_backup_restore_into_a_fresh_server_and_rebuild_gives_identical_streams_and_read_models(
@@ -88,7 +84,7 @@ async def restore_drill(nats_server: EmbeddedNats, js: JetStreamContext, tmp_pat
             found = (await http.get("/residents", params={"q": "SO"})).json()
             for resident in found.get("residents", found.get("results", []))[:3]:
                 assert (await http.get(f"/residents/{resident['resident_id']}")).status_code == 200  # audited
-        await caught_up_on(services.engine, await ends(js), within=120)
+        await settled(services.engine, js, within=120)
         before = await dump(services.engine)
     finally:
         await bounded(stop_services(services), "the original services")
@@ -109,7 +105,7 @@ async def restore_drill(nats_server: EmbeddedNats, js: JetStreamContext, tmp_pat
                                data_dir=tmp_path / "data2", jwt_secret=SECRET)
             again = await start_services(rebuilt, run_projections=True)
             try:
-                await caught_up_on(again.engine, await ends(fresh_js), within=120)
+                await settled(again.engine, fresh_js, within=120)
                 after = await dump(again.engine)
             finally:
                 await bounded(stop_services(again), "the rebuilt services")
