@@ -26,6 +26,10 @@ from projections.tables import checkpoints, metadata
 
 SCHEMA = "frontdoor_rebuild"
 ATTACHED = "frontdoor_rebuild"
+# The longest the switch holds the live set still for the second set to come up to it (live writers wait;
+# readers do not), and how often it looks meanwhile.
+FENCE_S = 5.0
+FENCE_POLL_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +73,15 @@ async def seed_marks(shadow: Shadow) -> None:
 
 
 async def switch(shadow: Shadow) -> bool:
-    """Replaces the rows of every live table with the second set's, in one transaction, if the second set has
-    come at least as far as the live one for every projection (checked under the same write lock, so the live
-    set cannot move on in between). Returns False, having changed nothing, if it has not: a read after the switch
-    must never go backwards. A live runner elsewhere then finds its checkpoint moved and goes on from it."""
+    """Replaces the rows of every live table with the second set's, in one transaction, once the second set has
+    come at least as far as the live one for every projection. The live set is held still for it (its write lock
+    taken first), and the second set, which goes on applying meanwhile, is given up to FENCE_S to come up to it.
+    Returns False, having changed nothing, if it has not: a read after the switch must never go backwards. A live
+    runner elsewhere then finds its checkpoint moved and goes on from it.
+
+    Without the hold, both sets follow the same stream under live writes and the second had to be ahead of a
+    moving live set at the very moment of a check; on a slow machine under steady reads and writes it never was,
+    and a rebuild in CI went on for ten minutes without switching."""
     tables = metadata.sorted_tables
     if shadow.sqlite_file is not None:
         async with sqlite_writers(shadow.live), shadow.live.connect() as conn:
@@ -80,8 +89,14 @@ async def switch(shadow: Shadow) -> bool:
             await conn.execute(text(f"ATTACH DATABASE :path AS {ATTACHED}"), {"path": str(shadow.sqlite_file)})
             await conn.commit()
             try:
-                await conn.execute(text("BEGIN IMMEDIATE"))  # SQLite's write lock for the whole switch
-                if not _caught_up(await _positions(conn, "main"), await _positions(conn, ATTACHED)):
+                # The write lock of the live file alone: BEGIN IMMEDIATE would take the attached file's too and
+                # stop the second set's runners. A write that changes nothing takes it; the attached file is
+                # first read (its snapshot fixed) only once the second set has come far enough.
+                await conn.execute(text("BEGIN"))
+                await conn.execute(text(f'DELETE FROM main."{checkpoints.name}" WHERE 0'))
+                live = await _positions(conn, "main")
+                if not (await _second_reaches(shadow, live)
+                        and _caught_up(live, await _positions(conn, ATTACHED))):
                     await conn.rollback()
                     return False
                 for table in reversed(tables):
@@ -101,7 +116,8 @@ async def switch(shadow: Shadow) -> bool:
     # One snapshot for the whole switch. Under PostgreSQL's default (READ COMMITTED) each INSERT ... SELECT read
     # the second set as it was at that statement, while its runners went on committing: the checkpoints, copied
     # last, could then name events whose rows were copied before they landed (an audit log short of its last
-    # reads). REPEATABLE READ freezes the view at the first SELECT, after the locks below are held.
+    # reads). REPEATABLE READ freezes the view at the first SELECT, after the locks below are held and the second
+    # set has come far enough.
     snapshot = shadow.live.execution_options(isolation_level="REPEATABLE READ")
     try:
         async with snapshot.begin() as conn:
@@ -109,7 +125,10 @@ async def switch(shadow: Shadow) -> bool:
             # write their rows before their checkpoint. They wait here until the switch is done.
             names = ", ".join(f'"{t.name}"' for t in [*others, checkpoints])
             await conn.execute(text(f"LOCK TABLE {names} IN EXCLUSIVE MODE"))
-            if not _caught_up(await _positions(conn, None), await _positions(conn, SCHEMA)):
+            async with shadow.live.connect() as aside:  # read here, the live positions would fix the snapshot
+                live = await _positions(aside, None)
+            if not (await _second_reaches(shadow, live)
+                    and _caught_up(await _positions(conn, None), await _positions(conn, SCHEMA))):
                 raise _Behind
             for table in reversed(tables):
                 await conn.execute(delete(table))
@@ -124,6 +143,19 @@ async def switch(shadow: Shadow) -> bool:
             raise
         return False  # PostgreSQL chose the switch to break a lock cycle: rolled back, tried again later
     return True
+
+
+async def _second_reaches(shadow: Shadow, live: dict[str, int]) -> bool:
+    """Whether the second set's checkpoints come up to `live` within FENCE_S, read through connections of its own
+    (the switch's transaction must not read the second set before it has)."""
+    deadline = asyncio.get_running_loop().time() + FENCE_S
+    while True:
+        async with shadow.engine.connect() as conn:
+            if _caught_up(live, await _positions(conn, None if shadow.sqlite_file is not None else SCHEMA)):
+                return True
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(FENCE_POLL_S)
 
 
 class _Behind(Exception):
