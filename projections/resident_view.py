@@ -57,7 +57,7 @@ V = TypeVar("V", bound="ResidentView")
 
 @dataclass
 class ResidentView:
-    """Field for field the stored document: `to_json` is orjson's native dump of it."""
+    """Field for field the stored document: `to_json` is, byte for byte, orjson's native dump of it."""
 
     resident_id: str
     details: Details | None = None
@@ -72,6 +72,12 @@ class ResidentView:
     teams_involved: list[str] = field(default_factory=list)
     version: int = 0  # the sequence of the last event of this record's own stream folded in
     updated_at: str | None = None
+    # The contacts as last serialised: the list itself (held, so it is this very list), how many of it, and their
+    # JSON. The fold only ever appends to the list, so the next document serialises only the new ones: a whole
+    # dump grew with the resident's history (68 µs at 300 contacts, twice an event, in the view and the detector's
+    # copy). orjson leaves out a field whose name starts with an underscore, so the document is unchanged.
+    _contacts_json: tuple[list[Contact], int, bytes] | None = field(default=None, init=False, repr=False,
+                                                                     compare=False)
 
     def referral(self, referral_id: str) -> Referral:
         for referral in self.referrals:
@@ -101,11 +107,32 @@ class ResidentView:
             self.teams_involved = sorted([*self.teams_involved, team])
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self)
+        """Byte for byte orjson's dump of the view (tested), with the contacts written before taken as they were."""
+        return orjson.dumps(self._fields())
+
+    def _fields(self) -> dict[str, object]:
+        """The document's fields in the dataclass's order, the contacts as one piece of JSON."""
+        return {"resident_id": self.resident_id, "details": self.details, "consent": self.consent,
+                "contacts": self._contacts_fragment(), "referrals": self.referrals, "assessments": self.assessments,
+                "care_coordinator": self.care_coordinator, "linked_residents": self.linked_residents,
+                "open_flags": self.open_flags, "resolved_flags": self.resolved_flags,
+                "teams_involved": self.teams_involved, "version": self.version, "updated_at": self.updated_at}
+
+    def _contacts_fragment(self) -> orjson.Fragment:
+        contacts, cached = self.contacts, self._contacts_json
+        if cached is not None and cached[0] is contacts and cached[1] <= len(contacts):
+            done, written = cached[1], cached[2]
+        else:
+            done, written = 0, b""
+        if done < len(contacts):
+            more = orjson.dumps(contacts[done:])[1:-1]  # the new contacts, without the array's brackets
+            written = written + b"," + more if written else more
+            self._contacts_json = (contacts, len(contacts), written)
+        return orjson.Fragment(b"[" + written + b"]")
 
     def document(self) -> Document:
         """The JSON document (DESIGN §8) as a dict, exactly what the projection stores."""
-        doc: Document = orjson.loads(orjson.dumps(self))
+        doc: Document = orjson.loads(self.to_json())
         return doc
 
     @classmethod

@@ -66,6 +66,9 @@ class DetectorView(ResidentView):
     def remember(self, finding: Finding) -> None:
         self.findings.append(Remembered(finding.rule, list(finding.references), list(finding.identity)))
 
+    def _fields(self) -> dict[str, object]:
+        return super()._fields() | {"findings": self.findings}
+
     @classmethod
     def from_document(cls, d: Document) -> DetectorView:
         view = super().from_document(d)
@@ -147,13 +150,19 @@ def _run_of_calls(contacts: list[Contact], need: str, contact_id: str, at: datet
     Windows are found by bisection over the sorted times: a resident with hundreds of calls about one need made
     the scan of every window over every call a third of a busy process's time."""
     span = timedelta(days=limits.story_days)
-    # In time order, not text order: "12:00:00Z" sorts after "12:00:00.5Z" as text.
-    timed = sorted(((when(c.at), c.contact_id, c) for c in contacts if need in c.needs), key=lambda t: (t[0], t[1]))
+    calls = [c for c in contacts if need in c.needs]
+    # In time order, not text order: "12:00:00Z" sorts after "12:00:00.5Z" as text. The position breaks a tie
+    # between two calls of one id (never written, but a sort must not compare the calls themselves). Plain tuples
+    # and no key function: this sort runs at every call, over every call about the need (hot residents: hundreds).
+    timed = sorted([(datetime.fromisoformat(c.at), c.contact_id, k) for k, c in enumerate(calls)])
     times = [t for t, _, _ in timed]
-    about = [c for _, _, c in timed]
-    mine = next((k for k, (_, cid, _) in enumerate(timed) if cid == contact_id), None)
-    if mine is None:
-        return []
+    about = [calls[k] for _, _, k in timed]
+    mine = bisect_left(timed, (at, contact_id))  # this call's place, found by its time when that is its own
+    if mine == len(timed) or timed[mine][1] != contact_id:
+        found = next((k for k, (_, cid, _) in enumerate(timed) if cid == contact_id), None)
+        if found is None:
+            return []
+        mine = found
     for start in times[bisect_left(times, at - span):bisect_right(times, at)]:
         first, last = bisect_left(times, start), bisect_right(times, start + span)  # every call in [start, +span]
         if last - first >= limits.story_contacts and first <= mine < last:
@@ -164,10 +173,10 @@ def _run_of_calls(contacts: list[Contact], need: str, contact_id: str, at: datet
 def _raised_runs(view: ResidentView, need: str) -> list[list[str]]:
     """Runs of calls about `need` already found: by the detector (it remembers its findings in its copy of the
     view), or flagged in the stream (a flag is about `need` when every call it names was about it)."""
-    needs_of = {c.contact_id: c.needs for c in view.contacts}
-    flags: list[Flag | ResolvedFlag] = [*view.open_flags, *view.resolved_flags]
-    flagged = [f.references for f in flags
-               if f.rule == "tell_my_story_again" and all(need in needs_of.get(r, ()) for r in f.references)]
+    every: list[Flag | ResolvedFlag] = [*view.open_flags, *view.resolved_flags]
+    flags = [f for f in every if f.rule == "tell_my_story_again"]
+    needs_of = {c.contact_id: c.needs for c in view.contacts} if flags else {}
+    flagged = [f.references for f in flags if all(need in needs_of.get(r, ()) for r in f.references)]
     remembered = view.findings if isinstance(view, DetectorView) else []
     found = [f.references for f in remembered
              if f.rule == "tell_my_story_again" and f.identity[:1] == [need]]
