@@ -212,3 +212,67 @@ async def test_a_rebuild_killed_half_way_leaves_the_live_read_models_serving_and
     assert rebuilt.events > 0
     await caught_up(services)
     assert_same_rows(await dump(services.engine), await fresh_rebuild(services, tmp_path))
+
+
+async def test_a_rebuild_by_another_process_switches_in_while_this_one_projects_reads_and_writes(
+        client: httpx.AsyncClient, services: Services, tmp_path: Path) -> None:
+    """`frontdoor project --rebuild` in a process of its own, while this process's projections follow the stream
+    and contacts are written and read (two processes, as in a deployment: the live projector and the operator's
+    rebuild). It switches in; no read fails or goes back; afterwards the read models equal a fresh rebuild's.
+    (What the switch's hold does is tested on its own in test_shadow_switch.py.)"""
+    await write_city(services, residents=600, seed=153, progress=False, today=TODAY)
+    await caught_up(services)
+    async with services.engine.connect() as conn:
+        from projections.tables import resident_views
+
+        sample = [rid for (rid,) in await conn.execute(select(resident_views.c.resident_id).limit(20))]
+    env = os.environ | {"FRONTDOOR_NATS_URL": services.settings.nats_url or "",
+                        "FRONTDOOR_DATABASE_URL": database_url(tmp_path),
+                        "FRONTDOOR_DATA_DIR": str(tmp_path / "rebuilder"), "FRONTDOOR_JWT_SECRET": SECRET}
+    versions: dict[str, int] = {}
+    failures: list[str] = []
+    done = asyncio.Event()
+
+    async def reads_and_writes() -> None:
+        n = 0
+        while not done.is_set():
+            rid = sample[n % len(sample)]
+            written = await client.post(f"/residents/{rid}/contacts", json=CONTACT | {"summary": f"beside {n}"})
+            if written.status_code != 201:
+                failures.append(f"write: {written.status_code} {written.text[:200]}")
+            answer = await client.get(f"/residents/{rid}")
+            if answer.status_code != 200:
+                failures.append(f"{rid}: {answer.status_code} {answer.text[:200]}")
+            elif answer.json()["version"] < versions.get(rid, 0):
+                failures.append(f"{rid} went back from {versions[rid]} to {answer.json()['version']}")
+            else:
+                versions[rid] = answer.json()["version"]
+            n += 1
+            await asyncio.sleep(0.02)
+
+    load = asyncio.create_task(reads_and_writes())
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "frontdoor", "project", "--rebuild",
+                                                   env=env, stdout=asyncio.subprocess.DEVNULL,
+                                                   stderr=asyncio.subprocess.PIPE)
+    try:
+        deadline = asyncio.get_running_loop().time() + DEADLINE_S
+        seen = False
+        while not (seen and not await open_shadow_exists(services)):  # made, then switched in and dropped
+            seen = seen or await open_shadow_exists(services)
+            assert process.returncode is None, "the rebuild ended before it switched"
+            assert asyncio.get_running_loop().time() < deadline, "the rebuild did not switch in time"
+            await asyncio.sleep(0.1)
+    finally:
+        done.set()
+        await load
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)  # it goes live after the switch: stop it as an operator would
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+    assert not failures, failures[:5]
+    assert len(versions) == len(sample)
+    await caught_up(services)
+    assert_same_rows(await dump(services.engine), await fresh_rebuild(services, tmp_path))
