@@ -15,8 +15,8 @@ touches, and nothing else decides what a link does.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 import orjson
 
@@ -108,15 +108,9 @@ class ResidentView:
 
     def to_json(self) -> bytes:
         """Byte for byte orjson's dump of the view (tested), with the contacts written before taken as they were."""
-        return orjson.dumps(self._fields())
-
-    def _fields(self) -> dict[str, object]:
-        """The document's fields in the dataclass's order, the contacts as one piece of JSON."""
-        return {"resident_id": self.resident_id, "details": self.details, "consent": self.consent,
-                "contacts": self._contacts_fragment(), "referrals": self.referrals, "assessments": self.assessments,
-                "care_coordinator": self.care_coordinator, "linked_residents": self.linked_residents,
-                "open_flags": self.open_flags, "resolved_flags": self.resolved_flags,
-                "teams_involved": self.teams_involved, "version": self.version, "updated_at": self.updated_at}
+        document = {name: getattr(self, name) for name in _document_fields(type(self))}
+        document["contacts"] = self._contacts_fragment()  # in its place: a dict keeps the order keys came in
+        return orjson.dumps(document)
 
     def _contacts_fragment(self) -> orjson.Fragment:
         contacts, cached = self.contacts, self._contacts_json
@@ -158,6 +152,17 @@ class ResidentView:
     def load(cls: type[V], text: str | bytes) -> V:
         """A view from its stored JSON."""
         return cls.from_document(orjson.loads(text))
+
+
+_DOCUMENT_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _document_fields(view_class: type[Any]) -> tuple[str, ...]:
+    """The fields orjson writes of a view class (a subclass's too), in its order: all but the underscored."""
+    names = _DOCUMENT_FIELDS.get(view_class)
+    if names is None:
+        names = _DOCUMENT_FIELDS[view_class] = tuple(f.name for f in fields(view_class) if not f.name.startswith("_"))
+    return names
 
 
 def touches(recorded: RecordedEvent) -> tuple[str, ...]:

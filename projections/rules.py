@@ -66,9 +66,6 @@ class DetectorView(ResidentView):
     def remember(self, finding: Finding) -> None:
         self.findings.append(Remembered(finding.rule, list(finding.references), list(finding.identity)))
 
-    def _fields(self) -> dict[str, object]:
-        return super()._fields() | {"findings": self.findings}
-
     @classmethod
     def from_document(cls, d: Document) -> DetectorView:
         view = super().from_document(d)
