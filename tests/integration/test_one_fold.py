@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.catalogue import CareCoordinatorAssigned
 from events.envelope import RecordedEvent
-from projections.detector import DuplicateDetector
+from projections.checkpoints import save_checkpoint
+from projections.detector import EMITTED, DuplicateDetector
 from projections.resident_view_projection import ResidentViewProjection
 from projections.rules import Finding, Thresholds
 from projections.tables import detector_views, resident_views
@@ -25,9 +26,10 @@ class RecordedFlags:
 
     def __init__(self) -> None:
         self.raised: list[tuple[str, str]] = []
+        self.followed: list[int] = []
 
     def follow(self, recorded: RecordedEvent) -> None:
-        pass
+        self.followed.append(recorded.seq)
 
     async def raise_flag(self, resident_id: str, finding: Finding, cause: RecordedEvent) -> None:
         self.raised.append((resident_id, finding.rule))
@@ -119,3 +121,18 @@ async def test_the_people_the_detector_holds_in_memory_are_what_the_tables_say(e
     fresh = DuplicateDetector(flags, Thresholds())  # another process, or this one restarted
     await project(engine, (fresh,), [streams.add(B, registered("Ada"))])
     assert flags.raised == [(B, "possible_duplicate_resident")]
+
+
+async def test_the_detector_s_sink_follows_only_what_comes_after_what_it_had_emitted(engine: AsyncEngine) -> None:
+    """A replay (a rebuild) flags nothing up to the mark, so the sink's states are not kept up to date with it;
+    from the first event past the mark on, every event is followed, in stream order, the same batch included."""
+    sink, streams = RecordedFlags(), Streams()
+    detector = DuplicateDetector(sink, Thresholds())
+    history = [streams.add(A, registered("Ada")), streams.add(B, registered("Ada")),
+               *(streams.add(A, e) for e in (linked(A, B), unlinked(A, B), linked(A, B)))]
+    async with engine.begin() as conn:
+        await save_checkpoint(conn, EMITTED, 3)
+    await project(engine, (detector,), history[:2])
+    assert sink.followed == []
+    await project(engine, (detector,), history[2:])
+    assert sink.followed == [4, 5]
