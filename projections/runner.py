@@ -207,6 +207,11 @@ class ProjectionRunner:
         self._forget()  # another holder may have moved on since this process last led
         self.status.applied_seq = self._stored_seq = await unbroken(self._load_checkpoint())
         self._stored_at = time.monotonic()
+        # Another process may have applied up to here (a catch-up helper, a leader before this one): whoever waits
+        # for a position it already covers must hear it now, not at this process's first batch, which may never
+        # come while the stream is quiet.
+        async with self._advanced:
+            self._advanced.notify_all()
         await self._feed.start(self.status.applied_seq)
         # The first windows are what one pull brings, committed as soon as they would be without windows (a
         # projector restarted often still gets somewhere); the window then doubles up to `window` while the

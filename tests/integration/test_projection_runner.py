@@ -259,6 +259,24 @@ async def test_a_runner_with_nothing_to_catch_up_is_live_at_once(nc: NATS, js: J
     assert "catching_up" not in seen, seen
 
 
+async def test_a_reader_waiting_for_what_another_process_applied_wakes_when_this_one_takes_over(
+        nc: NATS, js: JetStreamContext, engine: AsyncEngine) -> None:
+    """A catch-up helper (or a leader before this one) applied the stream up to its end and stopped; the stream is
+    quiet. A wait for that end, begun before this runner leads, is answered once it has read the checkpoint."""
+    store = JetStreamEventStore(nc, js)
+    await write_city(store, 5, 2)
+    last = await store.last_seq()
+    first = ProjectionRunner(nc, js, engine, ResidentViewProjection(), batch=25)
+    async with running(first):
+        assert await first.wait_for(last, 20)
+    second = ProjectionRunner(nc, js, engine, ResidentViewProjection(), batch=25)
+    waiting = asyncio.create_task(second.wait_for(last, 10))
+    await asyncio.sleep(0.05)
+    async with running(second):
+        assert await waiting
+        assert second.status.events_applied == 0  # nothing applied here: the checkpoint said it all
+
+
 class CountsBatches(ResidentViewProjection):
     def __init__(self) -> None:
         super().__init__()
