@@ -52,6 +52,11 @@ log = logging.getLogger("frontdoor")
 WINDOW = 10_000
 
 
+# In the order all_projections makes them: what `frontdoor project --only` accepts.
+PROJECTION_NAMES = (ResidentViewProjection.name, CaseloadProjection.name, FlagsProjection.name,
+                    DuplicateDetector.name, TeamFeedRouter.name, AuditProjection.name)
+
+
 def all_projections(services: Services) -> list[Projection]:
     s = services.settings
     thresholds = Thresholds(repeat_assessment_days=s.repeat_assessment_days, story_contacts=s.story_contacts,

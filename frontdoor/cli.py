@@ -99,16 +99,33 @@ def project(
     metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics and /health on this port",
                                                      min=1, max=65535)] = None,
     metrics_host: Annotated[str, typer.Option(help="Address of the metrics port")] = "127.0.0.1",
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", metavar="NAME", help="Run only this projection (repeat for more); the others are left to other "
+                                       "processes. Names: resident_view, caseload, flags, duplicate_detector, "
+                                       "team_router, audit_log")] = None,
+    until_caught_up: Annotated[bool, typer.Option(
+        "--until-caught-up", help="Exit (0) once every projection run here has applied its stream as it stood at "
+                                  "the start")] = False,
 ) -> None:
     """Run the projections as a separate worker (several processes may share one NATS and one database)."""
     settings = load_settings()
     configure_logging(settings.log_format)
-    code = asyncio.run(_project(settings, rebuild, (metrics_host, metrics_port) if metrics_port else None))
+    if rebuild and (only or until_caught_up):
+        fail("--rebuild builds every read model and then goes live: it takes neither --only nor --until-caught-up")
+    from frontdoor.bootstrap import PROJECTION_NAMES
+
+    unknown = sorted(set(only or ()) - set(PROJECTION_NAMES))
+    if unknown:
+        fail(f"--only: no projection named {', '.join(unknown)} (there are {', '.join(PROJECTION_NAMES)})")
+    code = asyncio.run(_project(settings, rebuild, (metrics_host, metrics_port) if metrics_port else None,
+                                only=only or None, until_caught_up=until_caught_up))
     raise typer.Exit(code)
 
 
-async def _project(settings: Settings, rebuild: bool, operations: tuple[str, int] | None = None) -> int:
-    from frontdoor.bootstrap import projection_runners, start_services, stop_services
+async def _project(settings: Settings, rebuild: bool, operations: tuple[str, int] | None = None, *,
+                   only: list[str] | None = None, until_caught_up: bool = False) -> int:
+    from frontdoor.bootstrap import nats_servers, projection_runners, start_services, stop_services
+    from frontdoor.catch_up import start_runners, until_applied
 
     services = await start_services(settings, run_projections=False)
     stop = asyncio.Event()
@@ -122,10 +139,17 @@ async def _project(settings: Settings, rebuild: bool, operations: tuple[str, int
             settle_heap()  # a rebuild is the longest run of decoding there is
             await rebuild_beside(services)
         services.runners = projection_runners(services)
+        if only:
+            services.runners = {name: r for name, r in services.runners.items() if name in only}
         from frontdoor.projector import answer_status
 
         await answer_status(services.nc, services.runners)  # /health of an API elsewhere asks
-        tasks = [asyncio.create_task(r.run(), name=r.name) for r in services.runners.values()]
+        if until_caught_up:
+            settle_heap()  # a catch-up is a long run of decoding
+            return await until_applied(services, services.runners, stop)
+        # An operator's --only splits the work across processes already: no helper on top of that.
+        tasks = await start_runners(services, services.runners, ",".join(nats_servers(services.nc)),
+                                    helpers=not only)
         services.tasks.extend(tasks)
         if operations is not None:  # /metrics and /health of this worker (issue 14)
             from frontdoor.projector_http import start_operations_endpoint

@@ -20,7 +20,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -124,9 +124,11 @@ class AppliedElsewhere:
 
 
 class ProjectorProcess:
-    """`frontdoor project` as a child of `serve`: same environment, the parent's NATS, dies with the parent."""
+    """`frontdoor project [ARGUMENTS]` as a child (of `serve`, or of a projector catching up): same environment,
+    the parent's NATS, dies with the parent."""
 
-    def __init__(self, settings: Settings, nats_url: str) -> None:
+    def __init__(self, settings: Settings, nats_url: str, arguments: Sequence[str] = ()) -> None:
+        self._arguments = list(arguments)
         self._env = dict(os.environ) | {"FRONTDOOR_DATA_DIR": str(settings.resolved_data_dir()),
                                         "FRONTDOOR_DATABASE_URL": settings.resolved_database_url()}
         if nats_url:  # else the data directory's shared server, found as `serve` found it
@@ -140,9 +142,17 @@ class ProjectorProcess:
     def start(self) -> None:
         # Its own session: a Ctrl-C in the terminal reaches `serve` only, which stops the child in order (after
         # the last request, before NATS). PR_SET_PDEATHSIG: a killed `serve` takes it along.
-        self._process = subprocess.Popen([sys.executable, "-m", "frontdoor", "project"], env=self._env,
+        self._process = subprocess.Popen([sys.executable, "-m", "frontdoor", "project", *self._arguments],
+                                         env=self._env,
                                          start_new_session=True, preexec_fn=_die_with_parent)
         log.info("projections run in a child process (pid %d)", self._process.pid)
+
+    async def ended(self) -> int:
+        """Waits for the child to exit by itself; its exit code."""
+        process = self._process
+        if process is None:
+            return 0
+        return await asyncio.to_thread(process.wait)
 
     async def stop(self) -> None:
         process, self._process = self._process, None

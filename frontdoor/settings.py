@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     story_days: int = Field(default=14, ge=1, description="Tell-my-story-again window (days)")
     ping_pong_days: int = Field(default=30, ge=1, description="Handoff ping-pong window (days)")
     person_match: float = Field(default=0.82, gt=0, le=1, description="Possible duplicate resident score")
+    catch_up_processes: int = Field(
+        default=2, ge=1, le=2, description="Processes a projector far behind catches up with (1: this one only)")
+    catch_up_help_from: int = Field(
+        default=50_000, ge=1, description="Events behind the stream from which a second process helps catch up")
     lease_ttl_s: float = Field(default=10.0, ge=0.5, le=300, description="Projection lease TTL: failover time")
     max_body_bytes: int = Field(default=262_144, ge=1024, le=16 * 1024 * 1024,
                                 description="Largest request body accepted; larger ones get 413 before parsing")
