@@ -27,6 +27,7 @@ from events.subjects import (
     CARE_SUBJECTS,
     IDEMPOTENCY_BUCKET,
     LEASES_BUCKET,
+    MARKS_BUCKET,
     NHS_NUMBERS_BUCKET,
     TEAM_SUBJECTS,
     TEAMS_STREAM,
@@ -82,7 +83,8 @@ async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, lease_ttl_s
             await js.add_stream(config)
         else:
             await js.update_stream(config)
-    buckets = ((NHS_NUMBERS_BUCKET, None), (IDEMPOTENCY_BUCKET, IDEMPOTENCY_TTL_S), (LEASES_BUCKET, lease_ttl_s))
+    buckets = ((NHS_NUMBERS_BUCKET, None), (IDEMPOTENCY_BUCKET, IDEMPOTENCY_TTL_S), (LEASES_BUCKET, lease_ttl_s),
+               (MARKS_BUCKET, None))
     for bucket, ttl in buckets:
         try:
             await js.key_value(bucket)

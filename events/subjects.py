@@ -19,6 +19,7 @@ AUDIT_STREAM = "AUDIT"
 NHS_NUMBERS_BUCKET = "NHS_NUMBERS"
 IDEMPOTENCY_BUCKET = "IDEMPOTENCY"
 LEASES_BUCKET = "PROJECTION_LEASES"
+MARKS_BUCKET = "PROJECTION_MARKS"  # how far a projection that emits has emitted (projections.emitted_marks)
 
 CARE_SUBJECTS = "care.>"
 TEAM_SUBJECTS = "team.>"

@@ -33,6 +33,7 @@ from projections.caseload_projection import CaseloadProjection
 from projections.database import create_engine, create_tables
 from projections.decoded_events import DecodedEvents
 from projections.detector import DuplicateDetector
+from projections.emitted_marks import EmittedMarks
 from projections.flags_projection import FlagsProjection
 from projections.projection import Projection
 from projections.resident_view_projection import ResidentViewProjection
@@ -68,7 +69,7 @@ def all_projections(services: Services) -> list[Projection]:
         return (team.organisation, team.sector) if team else (None, None)
 
     return [ResidentViewProjection(), CaseloadProjection(), FlagsProjection(),
-            DuplicateDetector(FlagWriter(services.handler), thresholds),
+            DuplicateDetector(FlagWriter(services.handler), thresholds, EmittedMarks(services.js, CARE_STREAM)),
             TeamFeedRouter(services.js, team_info),
             AuditProjection()]
 

@@ -64,13 +64,22 @@ class FlagSink(Protocol):
     async def close_flag(self, resident_id: str, flag_id: str, cause: RecordedEvent) -> None: ...
 
 
+class Marks(Protocol):
+    """Where else the "emitted up to" mark is kept (projections.emitted_marks): one that outlives the database."""
+
+    async def load(self, name: str) -> int: ...
+
+    async def save(self, name: str, seq: int) -> None: ...
+
+
 class DuplicateDetector:
     name = "duplicate_detector"
     tables: Sequence[Table] = (detector_views, detector_people, detector_blocks)
     handles: frozenset[str] | None = None
 
-    def __init__(self, sink: FlagSink, thresholds: rules.Thresholds) -> None:
+    def __init__(self, sink: FlagSink, thresholds: rules.Thresholds, marks: Marks | None = None) -> None:
         self._sink = sink
+        self._marks = marks
         self._limits = thresholds
         self._recent = RecentDocuments(DetectorView.load)
         self._people = PeopleIndex()
@@ -110,6 +119,8 @@ class DuplicateDetector:
         """The fold and the rules over `batch`, its flags raised and closed (those of events not handled before)."""
         if self._emitted_up_to is None:  # only this detector moves the mark: read once per lead, then kept
             self._emitted_up_to = await load_checkpoint(conn, EMITTED)
+            if self._marks is not None:  # a new database knows nothing of what was emitted: NATS does
+                self._emitted_up_to = max(self._emitted_up_to, await self._marks.load(EMITTED))
         emitted_up_to = self._emitted_up_to
         touched = {rid for e in batch for rid in touches(e)}
         views, missing = self._recent.take(touched)
@@ -148,6 +159,8 @@ class DuplicateDetector:
                           for flag_id in closing]
         await write_flags(writes)
         self.flags_raised += raising
+        if self._marks is not None and batch[-1].seq > emitted_up_to:
+            await self._marks.save(EMITTED, batch[-1].seq)  # the batch's flags are in the stream: all of them
         return _Decided(views, registered, batch[-1].seq if batch[-1].seq > emitted_up_to else None)
 
     async def _linked_views(self, conn: AsyncConnection, view: DetectorView, views: dict[str, DetectorView]
