@@ -9,6 +9,7 @@ and starts the two once the helper has brought them level with where the stream 
 checkpoints, as after any restart. The leases keep it to one applier per projection throughout; the helper holds
 those two's until it exits, and the parent only starts them after that.
 
+`frontdoor project --rebuild` does the same for the second set it builds (the helper given `--second-set`).
 Live, or close to the end, nothing changes: a second process would read and decode every event a second time.
 """
 
@@ -20,10 +21,14 @@ import logging
 import os
 from collections.abc import Mapping
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from frontdoor.bootstrap import projection_runners
 from frontdoor.projector import ProjectorProcess
 from frontdoor.services import Services
 from projections.checkpoints import load_checkpoint
 from projections.runner import ProjectionRunner
+from projections.shadow import open_shadow
 
 log = logging.getLogger("frontdoor")
 HELPED = ("duplicate_detector", "flags")
@@ -33,11 +38,11 @@ def spare_core() -> bool:
     return len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) > 1
 
 
-async def behind(services: Services, runners: Mapping[str, ProjectionRunner]) -> int:
-    """How far the least advanced of `runners` is behind its stream's end, by the checkpoints in the database."""
+async def behind(services: Services, runners: Mapping[str, ProjectionRunner], engine: AsyncEngine) -> int:
+    """How far the least advanced of `runners` is behind its stream's end, by the checkpoints in `engine`."""
     ends: dict[str, int] = {}
     furthest = 0
-    async with services.engine.connect() as conn:
+    async with engine.connect() as conn:
         for name, runner in runners.items():
             if runner.stream not in ends:
                 ends[runner.stream] = int((await services.js.stream_info(runner.stream)).state.last_seq)
@@ -46,16 +51,18 @@ async def behind(services: Services, runners: Mapping[str, ProjectionRunner]) ->
 
 
 async def start_runners(services: Services, runners: Mapping[str, ProjectionRunner], nats_url: str, *,
-                        helpers: bool = True) -> list[asyncio.Task[None]]:
+                        helpers: bool = True, second_set: AsyncEngine | None = None) -> list[asyncio.Task[None]]:
     """Starts every runner: at once, or, when the helped ones are far behind and there is a core to spare, those
-    once a helper process has caught them up (see the module's note)."""
+    once a helper process has caught them up (see the module's note). `second_set`: the runners are a rebuild's,
+    on that engine's read models, and so is the helper."""
     helped = {name: r for name, r in runners.items() if name in HELPED}
     settings = services.settings
     if not helpers or settings.catch_up_processes < 2 or not helped or not spare_core() or \
-            await behind(services, helped) < settings.catch_up_help_from:
+            await behind(services, helped, second_set or services.engine) < settings.catch_up_help_from:
         return [asyncio.create_task(r.run(), name=f"projection-{name}") for name, r in runners.items()]
     helper = ProjectorProcess(settings, nats_url,
-                              arguments=[*(a for name in helped for a in ("--only", name)), "--until-caught-up"])
+                              arguments=[*(a for name in helped for a in ("--only", name)), "--until-caught-up",
+                                         *(["--second-set"] if second_set is not None else [])])
     helper.start()
     log.info("%s catch up in a helper process (pid %s) while this one projects the rest", ", ".join(helped),
              helper.pid)
@@ -97,3 +104,22 @@ async def until_applied(services: Services, runners: Mapping[str, ProjectionRunn
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.1)
     return 0
+
+
+async def help_rebuild(services: Services, only: list[str], stop: asyncio.Event) -> int:
+    """`--second-set --until-caught-up`: `until_applied` on the second set a `--rebuild` is building. Its status is
+    not answered on `projection.status`: /health of the API would take it for the live projections'."""
+    from frontdoor.rebuild import INSTANCE  # here: the rebuild starts this module's helpers
+
+    shadow = await open_shadow(services.engine)
+    runners = {name: r for name, r in projection_runners(services, engine=shadow.engine, instance=INSTANCE).items()
+               if name in only}
+    try:
+        return await until_applied(services, runners, stop)
+    finally:
+        for task in services.tasks:
+            task.cancel()
+        await asyncio.wait(services.tasks, timeout=10)
+        services.tasks.clear()
+        if shadow.sqlite_file is not None:  # an engine of its own; on PostgreSQL the live one's pool
+            await shadow.engine.dispose()

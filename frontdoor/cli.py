@@ -106,26 +106,32 @@ def project(
     until_caught_up: Annotated[bool, typer.Option(
         "--until-caught-up", help="Exit (0) once every projection run here has applied its stream as it stood at "
                                   "the start")] = False,
+    second_set: Annotated[bool, typer.Option(
+        "--second-set", help="With --until-caught-up: work on the second set of read models a --rebuild is "
+                             "building (how a rebuild's helper process runs)")] = False,
 ) -> None:
     """Run the projections as a separate worker (several processes may share one NATS and one database)."""
     settings = load_settings()
     configure_logging(settings.log_format)
-    if rebuild and (only or until_caught_up):
-        fail("--rebuild builds every read model and then goes live: it takes neither --only nor --until-caught-up")
+    if rebuild and (only or until_caught_up or second_set):
+        fail("--rebuild builds every read model and then goes live: it takes none of --only, --until-caught-up, "
+             "--second-set")
+    if second_set and not until_caught_up:
+        fail("--second-set is a rebuild's helper: it needs --until-caught-up (the rebuild itself switches the set in)")
     from frontdoor.bootstrap import PROJECTION_NAMES
 
     unknown = sorted(set(only or ()) - set(PROJECTION_NAMES))
     if unknown:
         fail(f"--only: no projection named {', '.join(unknown)} (there are {', '.join(PROJECTION_NAMES)})")
     code = asyncio.run(_project(settings, rebuild, (metrics_host, metrics_port) if metrics_port else None,
-                                only=only or None, until_caught_up=until_caught_up))
+                                only=only or None, until_caught_up=until_caught_up, second_set=second_set))
     raise typer.Exit(code)
 
 
 async def _project(settings: Settings, rebuild: bool, operations: tuple[str, int] | None = None, *,
-                   only: list[str] | None = None, until_caught_up: bool = False) -> int:
+                   only: list[str] | None = None, until_caught_up: bool = False, second_set: bool = False) -> int:
     from frontdoor.bootstrap import nats_servers, projection_runners, start_services, stop_services
-    from frontdoor.catch_up import start_runners, until_applied
+    from frontdoor.catch_up import help_rebuild, start_runners, until_applied
 
     services = await start_services(settings, run_projections=False)
     stop = asyncio.Event()
@@ -138,6 +144,9 @@ async def _project(settings: Settings, rebuild: bool, operations: tuple[str, int
 
             settle_heap()  # a rebuild is the longest run of decoding there is
             await rebuild_beside(services)
+        if second_set:  # a rebuild's helper, on the set the rebuild opened (and seeded) beside the live one
+            settle_heap()
+            return await help_rebuild(services, only or [], stop)
         services.runners = projection_runners(services)
         if only:
             services.runners = {name: r for name, r in services.runners.items() if name in only}

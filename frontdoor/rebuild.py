@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from frontdoor.bootstrap import projection_runners
+from frontdoor.bootstrap import nats_servers, projection_runners
+from frontdoor.catch_up import start_runners
 from frontdoor.services import Services
 from projections.runner import ProjectionRunner
 from projections.shadow import drop, open_shadow, seed_marks, switch
@@ -35,7 +36,8 @@ async def rebuild_beside(services: Services, *, progress: bool = True) -> Rebuil
     shadow = await open_shadow(services.engine)
     await seed_marks(shadow)
     runners = projection_runners(services, engine=shadow.engine, instance=INSTANCE)
-    tasks = [asyncio.create_task(r.run(), name=f"rebuild-{name}") for name, r in runners.items()]
+    # Far behind (a rebuild from zero is), the detector and the flags are caught up by a helper process.
+    tasks = await start_runners(services, runners, ",".join(nats_servers(services.nc)), second_set=shadow.engine)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:,.0f} events/s"), TimeRemainingColumn())
     try:

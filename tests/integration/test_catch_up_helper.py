@@ -12,31 +12,54 @@ import os
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from frontdoor.bootstrap import all_projections, nats_servers, projection_runners
 from frontdoor.catch_up import HELPED, spare_core, start_runners
 from frontdoor.demo_city.writer import write_city
+from frontdoor.rebuild import rebuild_beside
 from frontdoor.services import Services
 from projections.runner import ProjectionRunner
+from tests.integration.test_rebuild_beside import assert_same_rows, fresh_rebuild
+from tests.integration.test_rebuild_beside import caught_up as caught_up_beside
+from tests.integration.test_rebuild_beside import dump as dump_beside
 from tests.integration.test_rebuild_equality import caught_up, dump, tables_of, workload
 
 pytestmark = pytest.mark.skipif(not spare_core(), reason="the helper needs a second core")
 
 
-def helpers() -> list[psutil.Process]:
-    """This process's `frontdoor project` children (the fixtures' nats-server is a child too)."""
-    return [p for p in psutil.Process().children(recursive=True)
-            if "project" in " ".join(_cmdline(p)) and p.status() != psutil.STATUS_ZOMBIE]
+def helpers() -> list[int]:
+    """The pids of this process's living `frontdoor project` descendants (the fixtures' nats-server is a child
+    too), from /proc: a parent map, then the cmdlines."""
+    parents: dict[int, int] = {}
+    states: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            fields = stat.rsplit(")", 1)[1].split()
+            states[int(entry.name)], parents[int(entry.name)] = fields[0], int(fields[1])
+    ours, found = {os.getpid()}, True
+    while found:
+        found = False
+        for pid, parent in parents.items():
+            if parent in ours and pid not in ours:
+                ours.add(pid)
+                found = True
+    return [pid for pid in sorted(ours - {os.getpid()}) if states.get(pid) != "Z" and _is_projector(pid)]
 
 
-def _cmdline(process: psutil.Process) -> list[str]:
-    with contextlib.suppress(psutil.Error):
-        return process.cmdline()
-    return []
+def _is_projector(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"frontdoor" in command and b"project" in command
 
 
 async def stop_live(services: Services) -> None:
@@ -98,11 +121,43 @@ async def test_a_projector_stopped_while_its_helper_works_stops_the_helper_too(
     assert helpers() == []
 
 
+async def test_a_rebuild_beside_hands_the_detector_and_the_flags_of_its_second_set_to_a_helper(
+        client: httpx.AsyncClient, services: Services, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`--rebuild` far behind: the helper (`--second-set`) builds those two into the second set, the rebuild
+    takes them back, switches the set in, and the rows are a fresh rebuild's; no process is left behind."""
+    await workload(client)
+    await write_city(services, residents=40, seed=5, progress=False, today=date(2026, 11, 23))
+    await caught_up_beside(services)
+    care = await services.store.count()
+    services.settings = services.settings.model_copy(update={"catch_up_help_from": 1})
+    seen: list[int] = []
+
+    async def watch() -> None:
+        while True:
+            seen.append(len(helpers()))
+            await asyncio.sleep(0.05)
+
+    watching = asyncio.create_task(watch())
+    try:
+        with caplog.at_level(logging.INFO, "frontdoor"):
+            rebuilt = await rebuild_beside(services, progress=False)
+    finally:
+        watching.cancel()
+    assert "catch up in a helper process" in caplog.text and max(seen) == 1
+    assert rebuilt.events >= care
+    assert helpers() == []
+    await caught_up_beside(services)
+    assert_same_rows(await dump_beside(services.engine), await fresh_rebuild(services, tmp_path))
+    assert await services.store.count() == care  # nothing emitted twice
+
+
 @pytest.mark.parametrize(("arguments", "said"), [
     (["--only", "resident_veiw"], "frontdoor: --only: no projection named resident_veiw (there are resident_view, "
                                   "caseload, flags, duplicate_detector, team_router, audit_log)"),
     (["--rebuild", "--only", "flags"], "frontdoor: --rebuild builds every read model and then goes live: it takes "
-                                       "neither --only nor --until-caught-up"),
+                                       "none of --only, --until-caught-up, --second-set"),
+    (["--second-set", "--only", "flags"], "frontdoor: --second-set is a rebuild's helper: it needs --until-caught-up "
+                                          "(the rebuild itself switches the set in)"),
 ])
 def test_project_says_in_one_line_what_is_wrong_with_its_options(arguments: list[str], said: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
