@@ -106,20 +106,21 @@ async def until_applied(services: Services, runners: Mapping[str, ProjectionRunn
     return 0
 
 
-async def help_rebuild(services: Services, only: list[str], stop: asyncio.Event) -> int:
+async def help_rebuild(services: Services, only: list[str] | None, stop: asyncio.Event) -> int:
     """`--second-set --until-caught-up`: `until_applied` on the second set a `--rebuild` is building. Its status is
     not answered on `projection.status`: /health of the API would take it for the live projections'."""
     from frontdoor.rebuild import INSTANCE  # here: the rebuild starts this module's helpers
 
     shadow = await open_shadow(services.engine)
     runners = {name: r for name, r in projection_runners(services, engine=shadow.engine, instance=INSTANCE).items()
-               if name in only}
+               if only is None or name in only}
     try:
         return await until_applied(services, runners, stop)
     finally:
         for task in services.tasks:
             task.cancel()
-        await asyncio.wait(services.tasks, timeout=10)
+        if services.tasks:
+            await asyncio.wait(services.tasks, timeout=10)
         services.tasks.clear()
         if shadow.sqlite_file is not None:  # an engine of its own; on PostgreSQL the live one's pool
             await shadow.engine.dispose()

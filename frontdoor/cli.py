@@ -146,7 +146,7 @@ async def _project(settings: Settings, rebuild: bool, operations: tuple[str, int
             await rebuild_beside(services)
         if second_set:  # a rebuild's helper, on the set the rebuild opened (and seeded) beside the live one
             settle_heap()
-            return await help_rebuild(services, only or [], stop)
+            return await help_rebuild(services, only, stop)
         services.runners = projection_runners(services)
         if only:
             services.runners = {name: r for name, r in services.runners.items() if name in only}
