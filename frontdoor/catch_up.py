@@ -38,16 +38,16 @@ def spare_core() -> bool:
     return len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) > 1
 
 
+async def stream_end(services: Services, runner: ProjectionRunner) -> int:
+    """The last sequence of the stream `runner` reads."""
+    return int((await services.js.stream_info(runner.stream)).state.last_seq)
+
+
 async def behind(services: Services, runners: Mapping[str, ProjectionRunner], engine: AsyncEngine) -> int:
     """How far the least advanced of `runners` is behind its stream's end, by the checkpoints in `engine`."""
-    ends: dict[str, int] = {}
-    furthest = 0
     async with engine.connect() as conn:
-        for name, runner in runners.items():
-            if runner.stream not in ends:
-                ends[runner.stream] = int((await services.js.stream_info(runner.stream)).state.last_seq)
-            furthest = max(furthest, ends[runner.stream] - await load_checkpoint(conn, name))
-    return furthest
+        gaps = [await stream_end(services, r) - await load_checkpoint(conn, name) for name, r in runners.items()]
+    return max(gaps, default=0)
 
 
 async def start_runners(services: Services, runners: Mapping[str, ProjectionRunner], nats_url: str, *,
@@ -90,7 +90,7 @@ async def _after(helper: ProjectorProcess, ended: asyncio.Task[int], runner: Pro
 async def until_applied(services: Services, runners: Mapping[str, ProjectionRunner], stop: asyncio.Event) -> int:
     """`--until-caught-up`: runs `runners` until each has applied its stream's end as it was at the start, then
     stops them (giving their leases back); 0 then, 1 if one failed, 0 also when `stop` came first."""
-    ends = {name: int((await services.js.stream_info(r.stream)).state.last_seq) for name, r in runners.items()}
+    ends = {name: await stream_end(services, r) for name, r in runners.items()}
     tasks = [asyncio.create_task(r.run(), name=f"projection-{name}") for name, r in runners.items()]
     services.tasks.extend(tasks)
     while not stop.is_set():

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from frontdoor.bootstrap import nats_servers, projection_runners
-from frontdoor.catch_up import start_runners
+from frontdoor.catch_up import start_runners, stream_end
 from frontdoor.services import Services
-from projections.runner import ProjectionRunner
 from projections.shadow import drop, open_shadow, seed_marks, switch
 
 log = logging.getLogger("frontdoor.rebuild")
@@ -49,7 +48,7 @@ async def rebuild_beside(services: Services, *, progress: bool = True) -> Rebuil
             earlier: dict[str, int] | None = None
             while True:
                 _raise_if_ended(tasks)
-                ends = {name: await _stream_end(services, r) for name, r in runners.items()}
+                ends = {name: await stream_end(services, r) for name, r in runners.items()}
                 slowest = min(r.status.applied_seq for r in runners.values())
                 elapsed = asyncio.get_running_loop().time() - began
                 bar.update(task, total=max(ends.values(), default=0), completed=slowest,
@@ -72,11 +71,6 @@ async def rebuild_beside(services: Services, *, progress: bool = True) -> Rebuil
     log.info("rebuilt every read model beside the live ones and switched them in: %d events in %.1f s", last,
              seconds)
     return Rebuilt(last, seconds)
-
-
-async def _stream_end(services: Services, runner: ProjectionRunner) -> int:
-    info = await services.js.stream_info(runner.stream)
-    return int(info.state.last_seq)
 
 
 def _raise_if_ended(tasks: list[asyncio.Task[None]]) -> None:
