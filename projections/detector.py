@@ -30,6 +30,7 @@ from events.envelope import RecordedEvent
 from projections import people_matching as matching
 from projections import rules
 from projections.checkpoints import load_checkpoint, save_checkpoint
+from projections.emitted_marks import EmittedMarks
 from projections.people_index import PeopleIndex
 from projections.projection import PreparedBatch
 from projections.recent_documents import RecentDocuments
@@ -64,20 +65,12 @@ class FlagSink(Protocol):
     async def close_flag(self, resident_id: str, flag_id: str, cause: RecordedEvent) -> None: ...
 
 
-class Marks(Protocol):
-    """Where else the "emitted up to" mark is kept (projections.emitted_marks): one that outlives the database."""
-
-    async def load(self, name: str) -> int: ...
-
-    async def save(self, name: str, seq: int) -> None: ...
-
-
 class DuplicateDetector:
     name = "duplicate_detector"
     tables: Sequence[Table] = (detector_views, detector_people, detector_blocks)
     handles: frozenset[str] | None = None
 
-    def __init__(self, sink: FlagSink, thresholds: rules.Thresholds, marks: Marks | None = None) -> None:
+    def __init__(self, sink: FlagSink, thresholds: rules.Thresholds, marks: EmittedMarks | None = None) -> None:
         self._sink = sink
         self._marks = marks
         self._limits = thresholds
