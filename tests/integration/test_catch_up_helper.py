@@ -23,7 +23,7 @@ from frontdoor.demo_city.writer import write_city
 from frontdoor.rebuild import rebuild_beside
 from frontdoor.services import Services
 from projections.runner import ProjectionRunner
-from tests.integration.test_rebuild_beside import assert_same_rows, fresh_rebuild
+from tests.integration.test_rebuild_beside import assert_same_rows, fresh_rebuild, processes_of
 from tests.integration.test_rebuild_beside import caught_up as caught_up_beside
 from tests.integration.test_rebuild_beside import dump as dump_beside
 from tests.integration.test_rebuild_equality import caught_up, dump, tables_of, workload
@@ -31,35 +31,10 @@ from tests.integration.test_rebuild_equality import caught_up, dump, tables_of, 
 pytestmark = pytest.mark.skipif(not spare_core(), reason="the helper needs a second core")
 
 
-def helpers() -> list[int]:
-    """The pids of this process's living `frontdoor project` descendants (the fixtures' nats-server is a child
-    too), from /proc: a parent map, then the cmdlines."""
-    parents: dict[int, int] = {}
-    states: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue  # gone meanwhile
-            fields = stat.rsplit(")", 1)[1].split()
-            states[int(entry.name)], parents[int(entry.name)] = fields[0], int(fields[1])
-    ours, found = {os.getpid()}, True
-    while found:
-        found = False
-        for pid, parent in parents.items():
-            if parent in ours and pid not in ours:
-                ours.add(pid)
-                found = True
-    return [pid for pid in sorted(ours - {os.getpid()}) if states.get(pid) != "Z" and _is_projector(pid)]
-
-
-def _is_projector(pid: int) -> bool:
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"frontdoor" in command and b"project" in command
+def helpers(services: Services) -> list[int]:
+    """The living helper processes of this test's projector: theirs is the only environment naming its data
+    directory (a killed parent's helper would no longer be our descendant)."""
+    return processes_of(services.settings.resolved_data_dir())
 
 
 async def stop_live(services: Services) -> None:
@@ -94,12 +69,12 @@ async def test_a_helper_process_catches_up_the_detector_and_the_flags_to_the_row
 
     with caplog.at_level(logging.INFO, "frontdoor"):
         services.tasks.extend(await start_runners(services, runners, ",".join(nats_servers(services.nc))))
-        assert len(helpers()) == 1, "one helper process"
+        assert len(helpers(services)) == 1, "one helper process"
         assert "catch up in a helper process" in caplog.text
         # The helped runners wait here for the helper: they never lead side by side with it.
         assert all(not runners[name].leading for name in HELPED)
         assert await caught_up(services, runners) == ends
-    assert helpers() == [], "the helper exited once it had caught up"
+    assert helpers(services) == [], "the helper exited once it had caught up"
     assert all(runners[name].leading for name in HELPED), "this process took the two back"
     assert await dump(services, tables) == live
     assert await services.store.count() == care  # nothing emitted twice
@@ -112,13 +87,13 @@ async def test_a_projector_stopped_while_its_helper_works_stops_the_helper_too(
     await caught_up(services, services.runners)
     runners = await behind_from_zero(services)
     tasks = await start_runners(services, runners, ",".join(nats_servers(services.nc)))
-    assert len(helpers()) == 1
+    assert len(helpers(services)) == 1
     await asyncio.sleep(0.5)  # the helper on its way
     for task in tasks:
         task.cancel()
     await asyncio.wait(tasks, timeout=30)
     assert all(task.done() for task in tasks)
-    assert helpers() == []
+    assert helpers(services) == []
 
 
 async def test_a_rebuild_beside_hands_the_detector_and_the_flags_of_its_second_set_to_a_helper(
@@ -134,7 +109,7 @@ async def test_a_rebuild_beside_hands_the_detector_and_the_flags_of_its_second_s
 
     async def watch() -> None:
         while True:
-            seen.append(len(helpers()))
+            seen.append(len(helpers(services)))
             await asyncio.sleep(0.05)
 
     watching = asyncio.create_task(watch())
@@ -145,7 +120,7 @@ async def test_a_rebuild_beside_hands_the_detector_and_the_flags_of_its_second_s
         watching.cancel()
     assert "catch up in a helper process" in caplog.text and max(seen) == 1
     assert rebuilt.events >= care
-    assert helpers() == []
+    assert helpers(services) == []
     await caught_up_beside(services)
     assert_same_rows(await dump_beside(services.engine), await fresh_rebuild(services, tmp_path))
     assert await services.store.count() == care  # nothing emitted twice
