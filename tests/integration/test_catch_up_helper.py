@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from frontdoor.bootstrap import all_projections, nats_servers, projection_runners
+from frontdoor.bootstrap import PROJECTION_NAMES, all_projections, nats_servers, projection_runners
 from frontdoor.catch_up import HELPED, spare_core, start_runners
 from frontdoor.demo_city.writer import write_city
 from frontdoor.rebuild import rebuild_beside
@@ -124,6 +124,12 @@ async def test_a_rebuild_beside_hands_the_detector_and_the_flags_of_its_second_s
     await caught_up_beside(services)
     assert_same_rows(await dump_beside(services.engine), await fresh_rebuild(services, tmp_path))
     assert await services.store.count() == care  # nothing emitted twice
+
+
+async def test_the_names_project_only_accepts_are_the_projections_there_are(services: Services) -> None:
+    """`PROJECTION_NAMES` is written out (the CLI checks --only before connecting to anything): it must stay the
+    list `all_projections` makes."""
+    assert tuple(p.name for p in all_projections(services)) == PROJECTION_NAMES
 
 
 @pytest.mark.parametrize(("arguments", "said"), [
