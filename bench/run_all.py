@@ -20,6 +20,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import machine_speed
 from bench.common import Row, table
 
 # In the order a full run takes them, the latency benchmarks before the ones that load Splink, DuckDB and pandas.
@@ -41,13 +42,16 @@ async def _run_one(name: str, quick: bool, profile: bool) -> list[Row]:
 
 
 async def run(names: list[str], quick: bool, profile: bool) -> list[Row]:
-    rows: list[Row] = []
+    # The machine's speed before and after: absolute goals (seconds, milliseconds) depend on it, ratios do not.
+    rows: list[Row] = [machine_speed.row("before the run")]
+    print(f"== machine: {rows[0].figure:.2f} s for the loop of bench.machine_speed", flush=True)
     for name in names:
         began = time.perf_counter()
         # Other work on the machine skews timings: the load average before and after says how much there was.
         print(f"== {name} ({'quick' if quick else 'full'}), load average {_load()}", flush=True)
         rows.extend(await _run_one(name, quick, profile))
         print(f"== {name} done in {time.perf_counter() - began:.0f}s, load average {_load()}", flush=True)
+    rows.append(machine_speed.row("after the run"))
     return rows
 
 
