@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frontdoor.bootstrap import nats_servers, projection_runners
 from frontdoor.catch_up import start_runners, stream_end
 from frontdoor.services import Services
+from projections.checkpoints import load_checkpoint
+from projections.runner import ProjectionRunner
 from projections.shadow import drop, open_shadow, seed_marks, switch
 
 log = logging.getLogger("frontdoor.rebuild")
@@ -30,7 +34,31 @@ class Rebuilt:
     seconds: float
 
 
-async def rebuild_beside(services: Services, *, progress: bool = True) -> Rebuilt:
+@dataclass(frozen=True, slots=True)
+class Done:
+    """How much of a rebuild is done: events applied, every projection's counted (each applies its stream)."""
+
+    applied: int
+    total: int
+
+
+def done_of(ends: Mapping[str, int], positions: Mapping[str, int]) -> Done:
+    """The sum over the projections, not the least advanced one: a projection with nothing to do (an empty audit
+    stream) held the bar at 0 for the whole of a 100,000-resident rebuild, and so did the two a helper process
+    builds, whose runners here start only after it."""
+    return Done(sum(min(positions.get(name, 0), end) for name, end in ends.items()), sum(ends.values()))
+
+
+async def positions(runners: Mapping[str, ProjectionRunner], engine: AsyncEngine) -> dict[str, int]:
+    """How far each runner has come: as it says, or, while a helper process builds its projection, as the
+    checkpoint the helper writes into the second set says."""
+    async with engine.connect() as conn:
+        return {name: max(r.status.applied_seq, await load_checkpoint(conn, name)) for name, r in runners.items()}
+
+
+async def rebuild_beside(services: Services, *, progress: bool = True,
+                         report: Callable[[Done], None] | None = None) -> Rebuilt:
+    """`report` hears how much is done at every poll (the progress bar shows the same)."""
     began = asyncio.get_running_loop().time()
     shadow = await open_shadow(services.engine)
     await seed_marks(shadow)
@@ -41,7 +69,8 @@ async def rebuild_beside(services: Services, *, progress: bool = True) -> Rebuil
                TextColumn("{task.fields[rate]:,.0f} events/s"), TimeRemainingColumn())
     try:
         with Progress(*columns, disable=not progress, transient=False) as bar:
-            task = bar.add_task("rebuilding the read models beside the live ones", total=None, rate=0.0)
+            task = bar.add_task("rebuilding the read models beside the live ones (events, all projections)",
+                                total=None, rate=0.0)
             # Near enough to try the switch: every event that was in the streams a poll ago applied. The ends of
             # this very moment are no test: under steady writes a runner is always a batch short of them. The
             # switch itself holds the live set still and lets the second set come up to it.
@@ -49,10 +78,12 @@ async def rebuild_beside(services: Services, *, progress: bool = True) -> Rebuil
             while True:
                 _raise_if_ended(tasks)
                 ends = {name: await stream_end(services, r) for name, r in runners.items()}
-                slowest = min(r.status.applied_seq for r in runners.values())
+                done = done_of(ends, await positions(runners, shadow.engine))
                 elapsed = asyncio.get_running_loop().time() - began
-                bar.update(task, total=max(ends.values(), default=0), completed=slowest,
-                           rate=slowest / elapsed if elapsed else 0.0)
+                bar.update(task, total=done.total, completed=done.applied,
+                           rate=done.applied / elapsed if elapsed else 0.0)
+                if report is not None:
+                    report(done)
                 if earlier is not None and all(r.status.applied_seq >= earlier[name] for name, r in runners.items()) \
                         and await switch(shadow):
                     bar.update(task, description="switched in the rebuilt read models")

@@ -20,7 +20,7 @@ import pytest
 from frontdoor.bootstrap import PROJECTION_NAMES, all_projections, nats_servers, projection_runners
 from frontdoor.catch_up import HELPED, spare_core, start_runners
 from frontdoor.demo_city.writer import write_city
-from frontdoor.rebuild import rebuild_beside
+from frontdoor.rebuild import Done, positions, rebuild_beside
 from frontdoor.services import Services
 from projections.runner import ProjectionRunner
 from tests.integration.test_rebuild_beside import assert_same_rows, fresh_rebuild, processes_of
@@ -112,18 +112,36 @@ async def test_a_rebuild_beside_hands_the_detector_and_the_flags_of_its_second_s
             seen.append(len(helpers(services)))
             await asyncio.sleep(0.05)
 
+    reports: list[Done] = []
     watching = asyncio.create_task(watch())
     try:
         with caplog.at_level(logging.INFO, "frontdoor"):
-            rebuilt = await rebuild_beside(services, progress=False)
+            rebuilt = await rebuild_beside(services, progress=False, report=reports.append)
     finally:
         watching.cancel()
     assert "catch up in a helper process" in caplog.text and max(seen) == 1
+    # The progress counts every projection's events, the helper's two included, and ends complete: it once
+    # showed the least advanced projection, 0 throughout (an empty stream, or the two the helper builds).
+    assert reports and [r.applied for r in reports] == sorted(r.applied for r in reports)
+    assert reports[-1].applied == reports[-1].total >= 5 * care
     assert rebuilt.events >= care
     assert helpers(services) == []
     await caught_up_beside(services)
     assert_same_rows(await dump_beside(services.engine), await fresh_rebuild(services, tmp_path))
     assert await services.store.count() == care  # nothing emitted twice
+
+
+async def test_a_rebuild_counts_what_a_helper_applied_by_the_checkpoints_it_wrote(
+        client: httpx.AsyncClient, services: Services) -> None:
+    """While a helper process builds two projections, their runners here have not started (applied 0): the
+    rebuild's progress reads how far they are from the checkpoints the helper writes."""
+    await workload(client)
+    ends = await caught_up(services, services.runners)
+    waiting = projection_runners(services)  # never started: as the helped ones are while the helper works
+    assert all(r.status.applied_seq == 0 for r in waiting.values())
+    found = await positions(waiting, services.engine)
+    # Up to the end: a checkpoint may stay up to a second behind over events its projection passes over.
+    assert all(0 < found[name] <= ends[r.stream] for name, r in waiting.items()), (found, ends)
 
 
 async def test_the_names_project_only_accepts_are_the_projections_there_are(services: Services) -> None:
