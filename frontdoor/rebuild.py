@@ -65,12 +65,13 @@ async def rebuild_beside(services: Services, *, progress: bool = True,
     runners = projection_runners(services, engine=shadow.engine, instance=INSTANCE)
     # Far behind (a rebuild from zero is), the detector and the flags are caught up by a helper process.
     tasks = await start_runners(services, runners, ",".join(nats_servers(services.nc)), second_set=shadow.engine)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    # Within 80 columns (Rich cuts a line that does not fit, the counts first). The counts are events summed over
+    # the projections (see done_of).
+    columns = (TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:,.0f} events/s"), TimeRemainingColumn())
     try:
         with Progress(*columns, disable=not progress, transient=False) as bar:
-            task = bar.add_task("rebuilding the read models beside the live ones (events, all projections)",
-                                total=None, rate=0.0)
+            task = bar.add_task("rebuilding", total=None, rate=0.0)
             # Near enough to try the switch: every event that was in the streams a poll ago applied. The ends of
             # this very moment are no test: under steady writes a runner is always a batch short of them. The
             # switch itself holds the live set still and lets the second set come up to it.
@@ -86,7 +87,7 @@ async def rebuild_beside(services: Services, *, progress: bool = True,
                     report(done)
                 if earlier is not None and all(r.status.applied_seq >= earlier[name] for name, r in runners.items()) \
                         and await switch(shadow):
-                    bar.update(task, description="switched in the rebuilt read models")
+                    bar.update(task, description="switched in")
                     break
                 earlier = ends
                 await asyncio.sleep(POLL_S)
