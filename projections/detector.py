@@ -32,7 +32,7 @@ from projections import rules
 from projections.checkpoints import load_checkpoint, save_checkpoint
 from projections.emitted_marks import EmittedMarks
 from projections.people_index import PeopleIndex
-from projections.projection import PreparedBatch
+from projections.projection import PreparedBatch, Reading
 from projections.recent_documents import RecentDocuments
 from projections.resident_view import fold_into, touches
 from projections.resident_view_projection import load_views
@@ -86,12 +86,12 @@ class DuplicateDetector:
         self._prepared.forget()
         self._emitted_up_to = None
 
-    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> bool:
+    async def prepare(self, reading: Reading, batch: Sequence[RecordedEvent]) -> bool:
         """Folds the batch and raises its flags before the transaction (the runner calls this on a read
         connection), so no write turn is held while each flag's command goes through NATS: on SQLite that turn is
         every projection's in the process. A flag raised here whose transaction then fails is raised again by the
         retry and refused as the same flag (its id is deterministic)."""
-        decided = await self._decide(conn, batch)
+        decided = await self._decide(await reading.connection(), batch)
         self._prepared.keep(batch, decided)
         return bool(decided.views or decided.registered or decided.emitted_through is not None)
 

@@ -38,7 +38,7 @@ from projections.decoded_events import DecodedEvents
 from projections.faults import is_transient, waiting_state
 from projections.feed import Delivery, FeedGap, PullFeed
 from projections.lease import Lease
-from projections.projection import Prepares, Projection, Remembers
+from projections.projection import Prepares, Projection, Reading, Remembers
 from projections.shared_feed import FeedReader, SharedFeed
 from projections.supersession import find_supersession
 from projections.tables import checkpoints, dead_letters
@@ -404,7 +404,7 @@ class ProjectionRunner:
         it committed every contact on its own, and none of them changed anything)."""
         try:
             if events and isinstance(self.projection, Prepares):
-                async with self._engine.connect() as reading:
+                async with Reading(self._engine) as reading:
                     writes = await self.projection.prepare(reading, events)
                 if not writes and self._checkpoint_may_wait():
                     return

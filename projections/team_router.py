@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -39,7 +39,7 @@ from events.codec import MSG_ID_HEADER, TYPE_HEADER
 from events.envelope import RecordedEvent
 from events.subjects import TEAM_SUBJECTS, TEAMS_STREAM, team_subject
 from projections.consent import may_see
-from projections.projection import PreparedBatch
+from projections.projection import PreparedBatch, Reading
 from projections.tables import router_residents
 from projections.team_feed import feed_message
 from projections.upsert import upsert
@@ -88,30 +88,34 @@ class TeamFeedRouter:
         # per batch was most of the router's cost). Forgotten with the rest when a transaction does not commit.
         self._rows: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
-    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> bool:
+    async def prepare(self, reading: Reading, batch: Sequence[RecordedEvent]) -> bool:
         """Publishes the batch before its transaction (the runner calls this on a read connection): the router's
         rows change only in its own transactions, one batch after another, so reading them here sees what `apply`
         would. Teams then wait for no other projection's write turn (at 500 contacts a second, five transactions
         queued ahead of the router's on SQLite). False when the batch changes no row: most events do not."""
-        rows = await self._publish(conn, batch)
+        rows = await self._publish(reading.connection, batch)  # connects only for rows it does not hold
         self._prepared.keep(batch, rows)
         return bool(rows)
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
         rows = self._prepared.take(batch)
         if rows is None:
-            rows = await self._publish(conn, batch)
+            async def given() -> AsyncConnection:
+                return conn
+
+            rows = await self._publish(given, batch)
         await upsert(conn, router_residents, rows, key=["resident_id"])
 
     def forget(self) -> None:
         self._prepared.forget()
         self._rows.clear()
 
-    async def _publish(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
+    async def _publish(self, connect: Callable[[], Awaitable[AsyncConnection]], batch: Sequence[RecordedEvent]
+                       ) -> list[dict[str, Any]]:
         """Publishes what the teams may see of `batch` (not what TEAMS already holds); returns the router's rows
         that the batch changed, as they are after it."""
         published_up_to: int | None = None  # asked of the server only when a batch has something for a team
-        state = await self._held_rows(conn, {e.resident_id for e in batch})
+        state = await self._held_rows(connect, {e.resident_id for e in batch})
         before = {rid: (r["teams"], r["consent"]) for rid, r in state.items()}
         sends: list[tuple[str, bytes, dict[str, str]]] = []
         for recorded in batch:
@@ -153,14 +157,15 @@ class TeamFeedRouter:
                  "consent": orjson.dumps(r["consent"]).decode() if r["consent"] else None}
                 for rid, r in state.items() if before.get(rid) != (r["teams"], r["consent"])]
 
-    async def _held_rows(self, conn: AsyncConnection, resident_ids: set[str]) -> dict[str, dict[str, Any]]:
+    async def _held_rows(self, connect: Callable[[], Awaitable[AsyncConnection]], resident_ids: set[str]
+                         ) -> dict[str, dict[str, Any]]:
         """The residents' rows (a resident without one: no teams, no consent), from memory where held. The dicts
         are the ones held: `_publish` changes them in place, and a batch whose transaction then fails is forgotten
         whole (`forget`)."""
         held = self._rows
         found = {rid: held[rid] for rid in resident_ids if rid in held}
         if len(found) < len(resident_ids):
-            read = await _load(conn, resident_ids - found.keys())
+            read = await _load(await connect(), resident_ids - found.keys())
             for rid in resident_ids - found.keys():
                 found[rid] = held[rid] = read.get(rid) or {"teams": [], "consent": None}
         for rid in found:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.catalogue import Caller, ContactRecorded, Event, ResidentRegistered
@@ -20,6 +21,7 @@ from events.envelope import Actor, RecordedEvent
 from events.ids import uuid7
 from events.store import JetStreamEventStore
 from projections.checkpoints import CheckpointMoved, advance_checkpoint, load_checkpoint
+from projections.projection import Reading
 from projections.queries import view_of
 from projections.resident_view_projection import ResidentViewProjection
 from projections.runner import ProjectionRunner, ProjectionStopped
@@ -316,7 +318,7 @@ class WritesOnlyRegistrations:
     def __init__(self) -> None:
         self.applied: list[list[str]] = []
 
-    async def prepare(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> bool:
+    async def prepare(self, reading: Reading, batch: Sequence[RecordedEvent]) -> bool:
         return any(isinstance(e.event, ResidentRegistered) for e in batch)
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[RecordedEvent]) -> None:
@@ -385,3 +387,19 @@ async def test_a_runner_told_to_write_every_batch_writes_those_it_passes_over_at
             assert await runner.wait_for(last, 20)
             async with engine.connect() as conn:
                 assert await load_checkpoint(conn, projection.name) == last
+
+
+async def test_a_prepare_that_reads_nothing_checks_no_connection_out(engine: AsyncEngine) -> None:
+    """`Reading` connects when first asked, once, and gives the connection back at the end of the batch: the
+    team router's batches mostly read nothing, and a checkout for each was a quarter of its live CPU."""
+    checkouts: list[int] = []
+    sqlalchemy_event.listen(engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(1))
+    async with Reading(engine):
+        pass
+    assert checkouts == []
+    async with Reading(engine) as reading:
+        first = await reading.connection()
+        assert await reading.connection() is first
+        assert (await first.execute(text("SELECT 1"))).scalar() == 1
+    assert len(checkouts) == 1
+    assert engine.sync_engine.pool.checkedout() == 0, "given back"
