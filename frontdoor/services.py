@@ -59,7 +59,7 @@ class Services:
             return ok, runner.status.applied_seq
         # Another process applies it (or this one is a standby): woken by its announcements, and reading its
         # checkpoint row now and then in case one was missed.
-        await self.elsewhere.watch(self.nc)
+        await self.elsewhere.watch(self.nc, projection)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.read_wait_s
         while True:
