@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frontdoor.bootstrap import nats_servers, projection_runners
-from frontdoor.catch_up import start_runners, stream_end
+from frontdoor.catch_up import start_runners, stream_ends
 from frontdoor.services import Services
 from projections.checkpoints import load_checkpoint
 from projections.runner import ProjectionRunner
@@ -78,7 +78,7 @@ async def rebuild_beside(services: Services, *, progress: bool = True,
             earlier: dict[str, int] | None = None
             while True:
                 _raise_if_ended(tasks)
-                ends = {name: await stream_end(services, r) for name, r in runners.items()}
+                ends = await stream_ends(services, runners)
                 done = done_of(ends, await positions(runners, shadow.engine))
                 elapsed = asyncio.get_running_loop().time() - began
                 bar.update(task, total=done.total, completed=done.applied,
