@@ -14,7 +14,7 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.errors import ServerError
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.streams import ensure_streams
@@ -67,7 +67,38 @@ async def js(nc: NATS) -> JetStreamContext:
 
 
 def database_url(tmp_path: Path) -> str:
-    return os.environ.get("FRONTDOOR_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'read.db'}"
+    shared = os.environ.get("FRONTDOOR_TEST_DATABASE_URL")
+    if shared is None:
+        return f"sqlite+aiosqlite:///{tmp_path / 'read.db'}"
+    return worker_database(shared)
+
+
+def worker_database(url: str) -> str:
+    """Each pytest-xdist worker its own PostgreSQL database (`test_gw0`, `test_gw1`…): a test wipes its database's
+    schema, and two workers sharing one would wipe each other's tables mid-test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return url
+    return make_url(url).set(database=f"{make_url(url).database}_{worker}").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_database_exists() -> None:
+    shared = os.environ.get("FRONTDOOR_TEST_DATABASE_URL")
+    if shared is None or os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return
+    asyncio.run(_create_database(shared, make_url(worker_database(shared)).database or ""))
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    admin = create_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if not found:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
 
 
 @pytest.fixture
