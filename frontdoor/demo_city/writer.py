@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from frontdoor.application.planned import write_step
 from frontdoor.bootstrap import start_services, stop_services
@@ -61,6 +61,14 @@ class _Tally:
     taken: int = 0
 
 
+def city_bar(console: Console, progress: bool = True) -> Progress:
+    """Residents written, events and their rate, time left: within 80 columns at 100,000 residents (Rich cuts a
+    line wider than the terminal, and the counts went first: "100000/10… residents")."""
+    return Progress(TextColumn("{task.description}"), BarColumn(bar_width=12), MofNCompleteColumn(),
+                    TextColumn("residents,"), TextColumn("{task.fields[events]:,} events, {task.fields[rate]:,.0f}/s"),
+                    TimeRemainingColumn(), console=console, disable=not progress, refresh_per_second=4)
+
+
 async def write_city(services: Services, *, residents: int, seed: int, truth_path: Path | None = None,
                      progress: bool = True, today: date | None = None, in_flight: int = IN_FLIGHT) -> CityReport:
     """Plans the city for (seed, residents, today: default the current UTC day) and writes it; with
@@ -68,10 +76,7 @@ async def write_city(services: Services, *, residents: int, seed: int, truth_pat
     city = plan_city(seed=seed, residents=residents, teams=services.teams, today=today or datetime.now(UTC).date())
     tally = _Tally()
     started = time.perf_counter()
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("residents"),
-                   TextColumn("{task.fields[events]:,} events ({task.fields[rate]:,.0f}/s)"), TimeElapsedColumn(),
-                   TimeRemainingColumn(), console=Console(stderr=True), disable=not progress,
-                   refresh_per_second=4)
+    bar = city_bar(Console(stderr=True), progress)
     with bar:
         task = bar.add_task(f"city {seed}", total=residents, events=0, rate=0.0)
 
