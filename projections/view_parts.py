@@ -190,7 +190,10 @@ class Referral:
             self.history.append(Handoff(step, event.from_team, event.to_team, at, by, event.reason))
             self.status, self.to_team, self.waiting_since = "made", event.to_team, at
         else:
-            note = event.outcome if isinstance(event, ReferralCompleted) else getattr(event, "reason", None)
+            # Not getattr(event, "reason", None): a pydantic model answers a field it lacks through its __getattr__
+            # and an exception (3.6 us), 2% of a rebuild's CPU for the acceptances alone.
+            note = event.outcome if isinstance(event, ReferralCompleted) else \
+                event.reason if isinstance(event, ReferralDeclined | ReferralWithdrawn) else None
             self.history.append(NotedStep(step, self.to_team, at, by, note) if note else
                                 Step(step, self.to_team, at, by))
             self.status = step
