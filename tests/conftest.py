@@ -79,15 +79,18 @@ def worker_database(url: str) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None:
         return url
-    return make_url(url).set(database=f"{make_url(url).database}_{worker}").render_as_string(hide_password=False)
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def worker_database_exists() -> None:
     shared = os.environ.get("FRONTDOOR_TEST_DATABASE_URL")
-    if shared is None or os.environ.get("PYTEST_XDIST_WORKER") is None:
+    if shared is None:
         return
-    asyncio.run(_create_database(shared, make_url(worker_database(shared)).database or ""))
+    own = worker_database(shared)
+    if own != shared:  # a worker's database: created on first use
+        asyncio.run(_create_database(shared, make_url(own).database or ""))
 
 
 async def _create_database(admin_url: str, name: str) -> None:
